@@ -1,0 +1,192 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {}
+
+const booleanFromString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** `API_KEYS` is `owner:key,owner:key`; each key authenticates one owner. */
+const apiKeys = z.string().transform((raw, ctx) => {
+  const entries: { owner: string; key: string }[] = [];
+  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const sep = part.indexOf(':');
+    const owner = sep > 0 ? part.slice(0, sep) : '';
+    const key = sep > 0 ? part.slice(sep + 1) : '';
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(owner) || key.length < 8) {
+      ctx.addIssue({ code: 'custom', message: 'expected owner:key pairs (owner [A-Za-z0-9_.-], key at least 8 characters)' });
+      return z.NEVER;
+    }
+    entries.push({ owner, key });
+  }
+  return entries;
+});
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const EnvSchema = z.object({
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: int(0, 65535).default(4080),
+  API_KEYS: apiKeys.optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  DATA_DIR: z.string().default('./.data'),
+
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('batch-jobs'),
+  TEMPORAL_UI_PORT: int(1, 65535).default(8233),
+  TEMPORAL_CLI_PATH: z.string().optional(),
+  TEMPORAL_TEST_SERVER_PATH: z.string().optional(),
+
+  UPSTREAM_BASE_URL: httpUrl.optional(),
+  UPSTREAM_API_KEY: z.string().optional(),
+  UPSTREAM_CONCURRENCY: int(1, 1024).default(32),
+  UPSTREAM_TIMEOUT_MS: int(100, 3_600_000).default(600_000),
+  UPSTREAM_MAX_RETRIES: int(0, 20).default(5),
+  UPSTREAM_RETRY_BASE_MS: int(1, 60_000).default(500),
+  UPSTREAM_RETRY_MAX_MS: int(1, 600_000).default(30_000),
+
+  ECHO_PORT: int(0, 65535).default(0),
+  ECHO_LATENCY_MS: int(0, 600_000).default(0),
+  ECHO_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+
+  BATCH_CHUNK_SIZE: int(1, 10_000).default(500),
+  BATCH_CHUNK_CONCURRENCY: int(1, 64).default(2),
+  BATCH_PROGRESS_INTERVAL_SECONDS: int(1, 86_400).default(60),
+  BATCH_CONTINUE_AS_NEW_EVENTS: int(50, 40_000).default(2_000),
+
+  WEBHOOK_SECRET: z.string().min(1).max(256).optional(),
+  WEBHOOK_DEFAULT_MAX_RETRIES: int(1, 10).default(3),
+  WEBHOOK_DEFAULT_TIMEOUT: int(5, 300).default(30),
+  WEBHOOK_RETRY_INITIAL_SECONDS: z.coerce.number().min(0.01).max(3600).default(10),
+  WEBHOOK_RETRY_BACKOFF: z.coerce.number().min(1).max(10).default(2),
+  WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: z.coerce.number().min(0.01).max(86_400).default(3600),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default(false),
+  WEBHOOK_BULK_RETRY_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(10),
+});
+
+export type Env = z.input<typeof EnvSchema>;
+
+export interface Config {
+  logLevel: string;
+  host: string;
+  port: number;
+  apiKeys: { owner: string; key: string }[];
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  dataDir: string;
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    uiPort: number;
+    cliPath: string | undefined;
+    testServerPath: string | undefined;
+  };
+  upstream: {
+    baseUrl: string | undefined;
+    apiKey: string | undefined;
+    concurrency: number;
+    timeoutMs: number;
+    maxRetries: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+  };
+  echo: { port: number; latencyMs: number; failureRate: number };
+  batch: {
+    chunkSize: number;
+    chunkConcurrency: number;
+    progressIntervalSeconds: number;
+    continueAsNewEvents: number;
+  };
+  webhook: {
+    secret: string | undefined;
+    defaultMaxRetries: number;
+    defaultTimeoutSeconds: number;
+    retryInitialSeconds: number;
+    retryBackoff: number;
+    retryMaxIntervalSeconds: number;
+    allowPrivateNetworks: boolean;
+    bulkRetryPerSecond: number;
+  };
+}
+
+/**
+ * Parses the environment into a Config. Empty strings count as unset so that
+ * `.env` files and compose files can list a variable without a value.
+ */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid configuration: ${name}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  return {
+    logLevel: e.LOG_LEVEL,
+    host: e.HOST,
+    port: e.PORT,
+    apiKeys: e.API_KEYS ?? [],
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    dataDir: e.DATA_DIR,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiPort: e.TEMPORAL_UI_PORT,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
+    },
+    upstream: {
+      baseUrl: e.UPSTREAM_BASE_URL,
+      apiKey: e.UPSTREAM_API_KEY,
+      concurrency: e.UPSTREAM_CONCURRENCY,
+      timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      maxRetries: e.UPSTREAM_MAX_RETRIES,
+      retryBaseMs: e.UPSTREAM_RETRY_BASE_MS,
+      retryMaxMs: e.UPSTREAM_RETRY_MAX_MS,
+    },
+    echo: { port: e.ECHO_PORT, latencyMs: e.ECHO_LATENCY_MS, failureRate: e.ECHO_FAILURE_RATE },
+    batch: {
+      chunkSize: e.BATCH_CHUNK_SIZE,
+      chunkConcurrency: e.BATCH_CHUNK_CONCURRENCY,
+      progressIntervalSeconds: e.BATCH_PROGRESS_INTERVAL_SECONDS,
+      continueAsNewEvents: e.BATCH_CONTINUE_AS_NEW_EVENTS,
+    },
+    webhook: {
+      secret: e.WEBHOOK_SECRET,
+      defaultMaxRetries: e.WEBHOOK_DEFAULT_MAX_RETRIES,
+      defaultTimeoutSeconds: e.WEBHOOK_DEFAULT_TIMEOUT,
+      retryInitialSeconds: e.WEBHOOK_RETRY_INITIAL_SECONDS,
+      retryBackoff: e.WEBHOOK_RETRY_BACKOFF,
+      retryMaxIntervalSeconds: e.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      bulkRetryPerSecond: e.WEBHOOK_BULK_RETRY_PER_SECOND,
+    },
+  };
+}
+
+/** Entry points call this: a bad value prints one line naming the variable and exits non-zero. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
