@@ -1,0 +1,15 @@
+import type { Dispatcher } from 'undici';
+import type { Config } from '../config.js';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../shared/logger.js';
+import type { UpstreamClient } from '../upstream/upstream-client.js';
+
+/** What activities need from the outside world; wired once by the worker entry point. */
+export interface ActivityDeps {
+  pool: Pool;
+  upstream: UpstreamClient;
+  /** HTTP dispatcher for webhook deliveries: refuses forbidden addresses at connect time. */
+  webhookDispatcher: Dispatcher;
+  config: Config;
+  log: Logger;
+}

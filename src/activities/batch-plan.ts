@@ -1,0 +1,16 @@
+import type { LifecycleEvent } from '../batches/lifecycle-events.js';
+import type { WebhookRetrySettings } from '../workflows/webhook-delivery-workflow.js';
+
+/** What the batch workflow needs to know to run a batch: no secrets. */
+export interface BatchPlan {
+  endpoint: string;
+  expiresAtMs: number;
+  tuning: {
+    chunkSize: number;
+    chunkConcurrency: number;
+    progressIntervalSeconds: number;
+    continueAsNewEvents: number;
+  };
+  webhook: { url: string; events: LifecycleEvent[]; maxAttempts: number; timeoutSeconds: number } | null;
+  webhookRetry: WebhookRetrySettings;
+}

@@ -1,0 +1,103 @@
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import { findPendingInRange, saveFinishedRequests, type FinishedRequest } from '../db/batch-requests.js';
+import { addRequestCounts, findBatchById } from '../db/batches.js';
+import { inTransaction } from '../db/pool.js';
+import { newId } from '../shared/ids.js';
+import type { UpstreamResult } from '../upstream/upstream-client.js';
+import type { ActivityDeps } from './activity-deps.js';
+
+const FLUSH_EVERY_RESULTS = 200;
+const FLUSH_EVERY_MS = 250;
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/** The output-file or error-file line for one finished request, in OpenAI's shape. */
+export function resultLine(customId: string, result: UpstreamResult): FinishedRequest['resultLine'] {
+  const id = newId('batch_req');
+  if (result.ok) {
+    return JSON.stringify({
+      id,
+      custom_id: customId,
+      response: { status_code: result.statusCode, request_id: result.requestId, body: result.body },
+      error: null,
+    });
+  }
+  return JSON.stringify({
+    id,
+    custom_id: customId,
+    response:
+      result.statusCode === null
+        ? null
+        : { status_code: result.statusCode, request_id: result.requestId ?? null, body: result.body },
+    error: result.error,
+  });
+}
+
+/**
+ * Sends the still-pending requests of lines [fromLine, toLine) upstream and
+ * stores each result as it arrives (in small batches). Requests already
+ * finished by an earlier attempt are skipped, so a retry after a crash
+ * neither loses nor repeats output lines. Returns the batch's counters.
+ */
+export async function processRequestRange(
+  { pool, upstream, log }: ActivityDeps,
+  { batchId, endpoint, fromLine, toLine }: { batchId: string; endpoint: string; fromLine: number; toLine: number },
+): Promise<{ completed: number; failed: number }> {
+  const ctx = Context.current();
+  const pending = await findPendingInRange(pool, batchId, fromLine, toLine);
+
+  let buffer: FinishedRequest[] = [];
+  let saved = 0;
+  let flushing: Promise<void> = Promise.resolve();
+  let lastFlushAt = Date.now();
+  const flush = (): Promise<void> => {
+    const rows = buffer;
+    buffer = [];
+    lastFlushAt = Date.now();
+    if (rows.length === 0) return flushing;
+    // Flushes run one after another; each is one transaction for rows and counters.
+    flushing = flushing.then(() =>
+      inTransaction(pool, async (client) => {
+        const changed = await saveFinishedRequests(client, batchId, rows);
+        await addRequestCounts(client, batchId, changed.completed, changed.failed);
+        saved += rows.length;
+      }),
+    );
+    return flushing;
+  };
+  const heartbeat = setInterval(() => ctx.heartbeat({ saved }), HEARTBEAT_EVERY_MS);
+  const flushTimer = setInterval(() => {
+    if (buffer.length > 0 && Date.now() - lastFlushAt >= FLUSH_EVERY_MS) void flush().catch(() => undefined);
+  }, FLUSH_EVERY_MS);
+
+  try {
+    await Promise.all(
+      pending.map(async (request) => {
+        let result: UpstreamResult;
+        try {
+          result = await upstream.send({ path: endpoint, body: request.body, signal: ctx.cancellationSignal });
+        } catch (err) {
+          if (ctx.cancellationSignal.aborted) return; // left pending; the batch is being cancelled or expired
+          throw err;
+        }
+        buffer.push({
+          line: request.line,
+          state: result.ok ? 'completed' : 'failed',
+          resultLine: resultLine(request.custom_id, result),
+        });
+        if (buffer.length >= FLUSH_EVERY_RESULTS) void flush().catch(() => undefined);
+      }),
+    );
+  } finally {
+    clearInterval(heartbeat);
+    clearInterval(flushTimer);
+  }
+  await flush();
+  ctx.heartbeat({ saved });
+  if (ctx.cancellationSignal.aborted) {
+    log.info({ batchId, fromLine, toLine, saved }, 'request range stopped by cancellation');
+    throw new CancelledFailure('request range cancelled');
+  }
+  const batch = await findBatchById(pool, batchId);
+  return { completed: batch?.completed_count ?? 0, failed: batch?.failed_count ?? 0 };
+}

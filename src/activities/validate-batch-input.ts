@@ -1,0 +1,90 @@
+import { MAX_REQUESTS_PER_BATCH, parseInputLine, splitLines } from '../batches/input-lines.js';
+import { deleteBatchRequests, insertBatchRequests } from '../db/batch-requests.js';
+import { findBatchById, markFailed, markInProgress, type BatchErrorItem } from '../db/batches.js';
+import { readFileChunks } from '../db/files.js';
+import { inTransaction } from '../db/pool.js';
+import type { ActivityDeps } from './activity-deps.js';
+
+const INSERT_BATCH_ROWS = 1000;
+const MAX_REPORTED_ERRORS = 100;
+
+class InputRejected extends Error {
+  constructor(readonly errors: BatchErrorItem[]) {
+    super('input rejected');
+  }
+}
+
+/**
+ * Streams the input file, validates every line and stores the requests, all
+ * in one transaction: either every request is stored and the batch is
+ * `in_progress`, or nothing is and the batch is `failed` with line errors.
+ * Running it again redoes the same work, so retries are safe.
+ */
+export async function validateBatchInput(
+  { pool, log }: ActivityDeps,
+  { batchId }: { batchId: string },
+): Promise<{ ok: true; total: number } | { ok: false }> {
+  const batch = await findBatchById(pool, batchId);
+  if (!batch) throw new Error(`batch ${batchId} not found`);
+  if (batch.status !== 'validating' && batch.status !== 'cancelling') {
+    // Already validated by an earlier attempt whose result was lost.
+    return batch.status === 'failed' ? { ok: false } : { ok: true, total: batch.total_count };
+  }
+  try {
+    const total = await inTransaction(pool, async (client) => {
+      const file = await client.query<{ id: string }>(`SELECT id FROM files WHERE id = $1::text AND owner = $2::text`, [
+        batch.input_file_id,
+        batch.owner,
+      ]);
+      if (!file.rows[0]) {
+        throw new InputRejected([{ code: 'file_not_found', message: `Input file ${batch.input_file_id} no longer exists.`, param: 'input_file_id', line: null }]);
+      }
+      await deleteBatchRequests(client, batchId);
+      const errors: BatchErrorItem[] = [];
+      const seen = new Set<string>();
+      let rows: { line: number; customId: string; body: string }[] = [];
+      let count = 0;
+      let fileLine = 0;
+      for await (const text of splitLines(readFileChunks(client, batch.input_file_id))) {
+        fileLine += 1;
+        if (text.trim() === '') continue;
+        if (count >= MAX_REQUESTS_PER_BATCH) {
+          errors.push({ code: 'too_many_requests', message: `The input file has more than ${MAX_REQUESTS_PER_BATCH} requests.`, param: null, line: fileLine });
+          break;
+        }
+        const parsed = parseInputLine(text, fileLine, batch.endpoint);
+        if (!parsed.ok) {
+          if (errors.length < MAX_REPORTED_ERRORS) errors.push(parsed.error);
+          continue;
+        }
+        if (seen.has(parsed.customId)) {
+          if (errors.length < MAX_REPORTED_ERRORS) {
+            errors.push({ code: 'duplicate_custom_id', message: `Line ${fileLine}: custom_id ${JSON.stringify(parsed.customId)} is used more than once.`, param: 'custom_id', line: fileLine });
+          }
+          continue;
+        }
+        seen.add(parsed.customId);
+        rows.push({ line: count, customId: parsed.customId, body: parsed.body });
+        count += 1;
+        if (rows.length >= INSERT_BATCH_ROWS && errors.length === 0) {
+          await insertBatchRequests(client, batchId, rows);
+          rows = [];
+        }
+      }
+      if (count === 0 && errors.length === 0) {
+        errors.push({ code: 'empty_file', message: 'The input file contains no requests.', param: 'input_file_id', line: null });
+      }
+      if (errors.length > 0) throw new InputRejected(errors);
+      await insertBatchRequests(client, batchId, rows);
+      await markInProgress(client, batchId, count);
+      return count;
+    });
+    log.info({ batchId, total }, 'batch input validated');
+    return { ok: true, total };
+  } catch (err) {
+    if (!(err instanceof InputRejected)) throw err;
+    await markFailed(pool, batchId, err.errors);
+    log.info({ batchId, errors: err.errors.length }, 'batch input rejected');
+    return { ok: false };
+  }
+}

@@ -1,0 +1,44 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { CreateBatchRequestSchema } from '../../batches/create-batch-request.js';
+import { cancelBatch, createBatch, getBatch, listBatchObjects } from '../../services/batch-service.js';
+import type { ServiceDeps } from '../../services/service-deps.js';
+import { listWebhookDeliveries } from '../../services/webhook-delivery-service.js';
+import { ApiError } from '../api-error.js';
+import type { AuthVariables } from '../auth.js';
+import { toList } from '../list-shape.js';
+import { parseOrThrow, readJson } from '../validate.js';
+
+const ListBatchesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z.string().optional(),
+});
+
+const ListDeliveriesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(100),
+  after: z.coerce.number().int().min(0).optional(),
+});
+
+const IdempotencyKey = z.string().min(1).max(255).nullable();
+
+export function batchesRoutes(deps: ServiceDeps) {
+  return new Hono<{ Variables: AuthVariables }>()
+    .post('/', async (c) => {
+      const body = parseOrThrow(CreateBatchRequestSchema, await readJson(c.req));
+      const key = IdempotencyKey.safeParse(c.req.header('idempotency-key') ?? null);
+      if (!key.success) throw new ApiError(400, 'Idempotency-Key must be 1 to 255 characters.', 'invalid_value', 'Idempotency-Key');
+      const { batch, replayed } = await createBatch(deps, c.get('owner'), body, key.data);
+      if (replayed) c.header('idempotent-replayed', 'true');
+      return c.json(batch);
+    })
+    .get('/', async (c) => {
+      const query = parseOrThrow(ListBatchesQuery, c.req.query());
+      return c.json(toList(await listBatchObjects(deps, c.get('owner'), query), query.limit));
+    })
+    .get('/:id', async (c) => c.json(await getBatch(deps, c.get('owner'), c.req.param('id'))))
+    .post('/:id/cancel', async (c) => c.json(await cancelBatch(deps, c.get('owner'), c.req.param('id'))))
+    .get('/:id/webhook_deliveries', async (c) => {
+      const query = parseOrThrow(ListDeliveriesQuery, c.req.query());
+      return c.json(toList(await listWebhookDeliveries(deps, c.get('owner'), c.req.param('id'), query), query.limit));
+    });
+}

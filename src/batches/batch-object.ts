@@ -1,0 +1,51 @@
+import type { BatchRow } from '../db/batches.js';
+
+const unix = (d: Date | null): number | null => (d === null ? null : Math.floor(d.getTime() / 1000));
+
+/** The webhook settings as users see them: never the secret, only whether there is one. */
+export interface BatchWebhookView {
+  url: string;
+  events: string[];
+  max_retries: number;
+  timeout: number;
+  has_secret: boolean;
+}
+
+/** The OpenAI Batch object, plus this service's `webhook` field. */
+export function toBatchObject(row: BatchRow) {
+  const webhook: BatchWebhookView | null =
+    row.webhook_url === null
+      ? null
+      : {
+          url: row.webhook_url,
+          events: row.webhook_events ?? [],
+          max_retries: row.webhook_max_retries ?? 0,
+          timeout: row.webhook_timeout ?? 0,
+          has_secret: row.has_webhook_secret,
+        };
+  return {
+    id: row.id,
+    object: 'batch' as const,
+    endpoint: row.endpoint,
+    errors: row.errors === null ? null : { object: 'list' as const, data: row.errors },
+    input_file_id: row.input_file_id,
+    completion_window: row.completion_window,
+    status: row.status,
+    output_file_id: row.output_file_id,
+    error_file_id: row.error_file_id,
+    created_at: unix(row.created_at)!,
+    in_progress_at: unix(row.in_progress_at),
+    expires_at: unix(row.expires_at),
+    finalizing_at: unix(row.finalizing_at),
+    completed_at: unix(row.completed_at),
+    failed_at: unix(row.failed_at),
+    expired_at: unix(row.expired_at),
+    cancelling_at: unix(row.cancelling_at),
+    cancelled_at: unix(row.cancelled_at),
+    request_counts: { total: row.total_count, completed: row.completed_count, failed: row.failed_count },
+    metadata: row.metadata,
+    webhook,
+  };
+}
+
+export type BatchObject = ReturnType<typeof toBatchObject>;

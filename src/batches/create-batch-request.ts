@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { SUPPORTED_ENDPOINTS } from './input-lines.js';
+import { WEBHOOK_EVENTS, type WebhookEvent } from './lifecycle-events.js';
+
+/** Event names as users may write them: `completed` or `batch.completed`. */
+const webhookEventName = z
+  .string()
+  .transform((name) => name.replace(/^batch\./, ''))
+  .refine((name): name is WebhookEvent => (WEBHOOK_EVENTS as readonly string[]).includes(name), {
+    message: `each event must be one of ${WEBHOOK_EVENTS.join(', ')} (optionally prefixed with 'batch.')`,
+  });
+
+export const WebhookConfigSchema = z
+  .object({
+    url: z.string().min(1).max(2048),
+    secret: z.string().min(1).max(128, 'must be at most 128 characters').optional().nullable(),
+    max_retries: z.number().int().min(1).max(10).optional(),
+    timeout: z.number().int().min(5).max(300).optional(),
+    events: z
+      .array(webhookEventName)
+      .min(1)
+      .max(WEBHOOK_EVENTS.length * 2)
+      .transform((events) => [...new Set(events)])
+      .optional(),
+  })
+  .strict();
+
+export type WebhookConfigInput = z.output<typeof WebhookConfigSchema>;
+
+const Metadata = z
+  .record(z.string().max(64), z.string().max(512))
+  .refine((m) => Object.keys(m).length <= 16, 'at most 16 keys');
+
+/** `POST /v1/batches` body: OpenAI's fields plus this service's `webhook`. */
+export const CreateBatchRequestSchema = z.object({
+  input_file_id: z.string().min(1).max(128),
+  endpoint: z.enum(SUPPORTED_ENDPOINTS),
+  completion_window: z.literal('24h'),
+  metadata: Metadata.nullable().optional(),
+  webhook: WebhookConfigSchema.nullable().optional(),
+});
+
+export type CreateBatchRequest = z.output<typeof CreateBatchRequestSchema>;

@@ -1,0 +1,58 @@
+import type { BatchErrorItem } from '../db/batches.js';
+
+export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses'] as const;
+export const MAX_REQUESTS_PER_BATCH = 50_000;
+export const MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024;
+
+export type ParsedLine =
+  | { ok: true; customId: string; body: string }
+  | { ok: false; error: BatchErrorItem };
+
+const lineError = (line: number, code: string, message: string, param: string | null = null): ParsedLine => ({
+  ok: false,
+  error: { code, message, param, line },
+});
+
+/** Validates one JSONL input line `{custom_id, method, url, body}` against the batch endpoint. */
+export function parseInputLine(text: string, line: number, endpoint: string): ParsedLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return lineError(line, 'invalid_json_line', `Line ${line} is not valid JSON.`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return lineError(line, 'invalid_json_line', `Line ${line} must be a JSON object.`);
+  }
+  const { custom_id: customId, method, url, body } = value as Record<string, unknown>;
+  if (typeof customId !== 'string' || customId.length === 0 || customId.length > 512) {
+    return lineError(line, 'missing_required_parameter', `Line ${line}: custom_id must be a non-empty string of at most 512 characters.`, 'custom_id');
+  }
+  if (method !== 'POST') {
+    return lineError(line, 'invalid_method', `Line ${line}: method must be POST.`, 'method');
+  }
+  if (url !== endpoint) {
+    return lineError(line, 'mismatched_endpoint', `Line ${line}: url ${JSON.stringify(url)} does not match the batch endpoint ${endpoint}.`, 'url');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return lineError(line, 'missing_required_parameter', `Line ${line}: body must be a JSON object.`, 'body');
+  }
+  return { ok: true, customId, body: JSON.stringify(body) };
+}
+
+/** Splits a stream of byte chunks into lines (UTF-8, `\n` or `\r\n`), without holding the whole input. */
+export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of chunks) {
+    let buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
+      const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl;
+      yield buf.toString('utf8', start, end);
+      start = nl + 1;
+    }
+    rest = buf.subarray(start);
+    buf = rest;
+  }
+  if (rest.length) yield rest.toString('utf8').replace(/\r$/, '');
+}

@@ -1,0 +1,232 @@
+import type { Pool, PoolClient } from './pool.js';
+
+type Queryable = Pool | PoolClient;
+
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled'];
+
+export interface BatchErrorItem {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+export interface BatchRow {
+  id: string;
+  owner: string;
+  endpoint: string;
+  input_file_id: string;
+  completion_window: string;
+  status: BatchStatus;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  errors: BatchErrorItem[] | null;
+  metadata: Record<string, string> | null;
+  total_count: number;
+  completed_count: number;
+  failed_count: number;
+  created_at: Date;
+  in_progress_at: Date | null;
+  expires_at: Date;
+  finalizing_at: Date | null;
+  completed_at: Date | null;
+  failed_at: Date | null;
+  expired_at: Date | null;
+  cancelling_at: Date | null;
+  cancelled_at: Date | null;
+  idempotency_key: string | null;
+  request_fingerprint: string | null;
+  webhook_url: string | null;
+  webhook_max_retries: number | null;
+  webhook_timeout: number | null;
+  webhook_events: string[] | null;
+  has_webhook_secret: boolean;
+}
+
+// The secret itself is never selected here; only whether there is one.
+const BATCH_COLUMNS = `id, owner, endpoint, input_file_id, completion_window, status, output_file_id,
+  error_file_id, errors, metadata, total_count, completed_count, failed_count, created_at, in_progress_at,
+  expires_at, finalizing_at, completed_at, failed_at, expired_at, cancelling_at, cancelled_at,
+  idempotency_key, request_fingerprint, webhook_url, webhook_max_retries, webhook_timeout, webhook_events,
+  webhook_secret IS NOT NULL AS has_webhook_secret`;
+
+export interface NewBatch {
+  id: string;
+  owner: string;
+  endpoint: string;
+  inputFileId: string;
+  completionWindow: string;
+  expiresAt: Date;
+  metadata: Record<string, string> | null;
+  idempotencyKey: string | null;
+  requestFingerprint: string;
+  webhook: { url: string; secret: string | null; maxRetries: number; timeout: number; events: string[] } | null;
+}
+
+/** Inserts a batch; returns undefined when the owner already used this idempotency key. */
+export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow | undefined> {
+  const { rows } = await db.query<BatchRow>(
+    `INSERT INTO batches (id, owner, endpoint, input_file_id, completion_window, status, metadata, expires_at,
+        idempotency_key, request_fingerprint, webhook_url, webhook_secret, webhook_max_retries, webhook_timeout,
+        webhook_events)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, 'validating', $6::jsonb, $7::timestamptz,
+        $8::text, $9::text, $10::text, $11::text, $12::int, $13::int, $14::text[])
+     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING ${BATCH_COLUMNS}`,
+    [
+      b.id,
+      b.owner,
+      b.endpoint,
+      b.inputFileId,
+      b.completionWindow,
+      b.metadata === null ? null : JSON.stringify(b.metadata),
+      b.expiresAt,
+      b.idempotencyKey,
+      b.requestFingerprint,
+      b.webhook?.url ?? null,
+      b.webhook?.secret ?? null,
+      b.webhook?.maxRetries ?? null,
+      b.webhook?.timeout ?? null,
+      b.webhook?.events ?? null,
+    ],
+  );
+  return rows[0];
+}
+
+export async function findBatch(db: Queryable, owner: string, id: string): Promise<BatchRow | undefined> {
+  const { rows } = await db.query<BatchRow>(
+    `SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1::text AND owner = $2::text`,
+    [id, owner],
+  );
+  return rows[0];
+}
+
+/** For workers, which act on behalf of whoever owns the batch. */
+export async function findBatchById(db: Queryable, id: string): Promise<BatchRow | undefined> {
+  const { rows } = await db.query<BatchRow>(`SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1::text`, [id]);
+  return rows[0];
+}
+
+export async function findBatchByIdempotencyKey(
+  db: Queryable,
+  owner: string,
+  key: string,
+): Promise<BatchRow | undefined> {
+  const { rows } = await db.query<BatchRow>(
+    `SELECT ${BATCH_COLUMNS} FROM batches WHERE owner = $1::text AND idempotency_key = $2::text`,
+    [owner, key],
+  );
+  return rows[0];
+}
+
+export async function listBatches(
+  db: Queryable,
+  owner: string,
+  opts: { limit: number; after?: string },
+): Promise<BatchRow[]> {
+  const { rows } = await db.query<BatchRow>(
+    `SELECT ${BATCH_COLUMNS} FROM batches
+      WHERE owner = $1::text
+        AND ($2::text IS NULL OR (created_at, id) <
+             (SELECT created_at, id FROM batches WHERE id = $2::text AND owner = $1::text))
+      ORDER BY created_at DESC, id DESC
+      LIMIT $3::int`,
+    [owner, opts.after ?? null, opts.limit],
+  );
+  return rows;
+}
+
+export async function deleteBatchById(db: Queryable, id: string): Promise<void> {
+  await db.query(`DELETE FROM batches WHERE id = $1::text`, [id]);
+}
+
+/**
+ * Moves a batch to `cancelling` if it can still be cancelled. Returns false
+ * when the batch is already past the point where cancelling means anything.
+ */
+export async function markCancelling(db: Queryable, owner: string, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE batches SET status = 'cancelling', cancelling_at = now()
+      WHERE id = $1::text AND owner = $2::text AND status IN ('validating', 'in_progress')`,
+    [id, owner],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function markInProgress(db: Queryable, id: string, total: number): Promise<void> {
+  await db.query(
+    `UPDATE batches SET total_count = $2::int,
+        status = CASE WHEN status = 'validating' THEN 'in_progress' ELSE status END,
+        in_progress_at = COALESCE(in_progress_at, now())
+      WHERE id = $1::text`,
+    [id, total],
+  );
+}
+
+export async function markFinalizing(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE batches SET status = 'finalizing', finalizing_at = COALESCE(finalizing_at, now())
+      WHERE id = $1::text AND status = 'in_progress'`,
+    [id],
+  );
+}
+
+export async function markFailed(db: Queryable, id: string, errors: BatchErrorItem[]): Promise<void> {
+  await db.query(
+    `UPDATE batches SET status = 'failed', failed_at = COALESCE(failed_at, now()), errors = $2::jsonb
+      WHERE id = $1::text`,
+    [id, JSON.stringify(errors)],
+  );
+}
+
+export type FinalStatus = 'completed' | 'cancelled' | 'expired';
+
+export async function markFinished(
+  db: Queryable,
+  id: string,
+  status: FinalStatus,
+  files: { outputFileId: string | null; errorFileId: string | null },
+  counts: { completed: number; failed: number },
+): Promise<void> {
+  const stampColumn = { completed: 'completed_at', cancelled: 'cancelled_at', expired: 'expired_at' }[status];
+  await db.query(
+    `UPDATE batches SET status = $2::text, ${stampColumn} = COALESCE(${stampColumn}, now()),
+        finalizing_at = CASE WHEN $2::text = 'completed' THEN COALESCE(finalizing_at, now()) ELSE finalizing_at END,
+        output_file_id = $3::text, error_file_id = $4::text,
+        completed_count = $5::int, failed_count = $6::int
+      WHERE id = $1::text`,
+    [id, status, files.outputFileId, files.errorFileId, counts.completed, counts.failed],
+  );
+}
+
+/** Adds newly finished requests to the live counters. */
+export async function addRequestCounts(db: Queryable, id: string, completed: number, failed: number): Promise<void> {
+  if (completed === 0 && failed === 0) return;
+  await db.query(
+    `UPDATE batches SET completed_count = completed_count + $2::int, failed_count = failed_count + $3::int
+      WHERE id = $1::text`,
+    [id, completed, failed],
+  );
+}
+
+/** Webhook target and secret, for the delivery activity only. */
+export async function findWebhookTarget(
+  db: Queryable,
+  batchId: string,
+): Promise<{ url: string | null; secret: string | null } | undefined> {
+  const { rows } = await db.query<{ url: string | null; secret: string | null }>(
+    `SELECT webhook_url AS url, webhook_secret AS secret FROM batches WHERE id = $1::text`,
+    [batchId],
+  );
+  return rows[0];
+}

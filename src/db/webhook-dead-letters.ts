@@ -1,0 +1,169 @@
+import type { Pool, PoolClient } from './pool.js';
+
+type Queryable = Pool | PoolClient;
+
+export type DeadLetterState = 'pending' | 'retrying' | 'succeeded' | 'failed';
+
+export interface DeadLetterRow {
+  id: number;
+  owner: string;
+  batch_id: string;
+  event_id: string;
+  event_type: string;
+  webhook_url: string;
+  payload: string;
+  error_message: string | null;
+  attempts: number;
+  last_attempt_at: Date | null;
+  created_at: Date;
+  retried_at: Date | null;
+  retry_success: boolean | null;
+  state: DeadLetterState;
+  retry_count: number;
+  last_delivery_id: string | null;
+}
+
+export interface DeadLetterFilter {
+  batchId?: string;
+  eventType?: string;
+  state?: DeadLetterState;
+  createdSince?: Date;
+}
+
+/**
+ * Puts an event into the queue once its delivery ran out of attempts. Keyed
+ * on the event id, so a retried activity never writes two rows.
+ */
+export async function insertDeadLetterOnce(
+  db: Queryable,
+  d: {
+    owner: string;
+    batchId: string;
+    eventId: string;
+    eventType: string;
+    webhookUrl: string;
+    payload: string;
+    errorMessage: string;
+    attempts: number;
+    lastAttemptAt: Date | null;
+    deliveryId: string;
+  },
+): Promise<DeadLetterRow> {
+  const inserted = await db.query<DeadLetterRow>(
+    `INSERT INTO webhook_dead_letter
+       (owner, batch_id, event_id, event_type, webhook_url, payload, error_message, attempts, last_attempt_at,
+        last_delivery_id)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int, $9::timestamptz, $10::text)
+     ON CONFLICT (event_id) DO NOTHING
+     RETURNING *`,
+    [d.owner, d.batchId, d.eventId, d.eventType, d.webhookUrl, d.payload, d.errorMessage, d.attempts, d.lastAttemptAt, d.deliveryId],
+  );
+  if (inserted.rows[0]) return inserted.rows[0];
+  const { rows } = await db.query<DeadLetterRow>(`SELECT * FROM webhook_dead_letter WHERE event_id = $1::text`, [d.eventId]);
+  return rows[0]!;
+}
+
+/** Records the outcome of a manual retry on the same entry; ignores a stale delivery. */
+export async function recordDeadLetterRetryOutcome(
+  db: Queryable,
+  id: number,
+  deliveryId: string,
+  outcome:
+    | { success: true }
+    | { success: false; errorMessage: string; attempts: number; lastAttemptAt: Date | null },
+): Promise<void> {
+  if (outcome.success) {
+    await db.query(
+      `UPDATE webhook_dead_letter SET state = 'succeeded', retry_success = true
+        WHERE id = $1::bigint AND last_delivery_id = $2::text`,
+      [id, deliveryId],
+    );
+    return;
+  }
+  await db.query(
+    `UPDATE webhook_dead_letter SET state = 'failed', retry_success = false, error_message = $3::text,
+        attempts = $4::int, last_attempt_at = $5::timestamptz
+      WHERE id = $1::bigint AND last_delivery_id = $2::text`,
+    [id, deliveryId, outcome.errorMessage, outcome.attempts, outcome.lastAttemptAt],
+  );
+}
+
+export async function findDeadLetter(db: Queryable, owner: string, id: number): Promise<DeadLetterRow | undefined> {
+  const { rows } = await db.query<DeadLetterRow>(
+    `SELECT * FROM webhook_dead_letter WHERE id = $1::bigint AND owner = $2::text`,
+    [id, owner],
+  );
+  return rows[0];
+}
+
+export async function listDeadLetters(
+  db: Queryable,
+  owner: string,
+  filter: DeadLetterFilter,
+  page: { limit: number; after?: number },
+): Promise<DeadLetterRow[]> {
+  const { rows } = await db.query<DeadLetterRow>(
+    `SELECT * FROM webhook_dead_letter
+      WHERE owner = $1::text
+        AND ($2::text IS NULL OR batch_id = $2::text)
+        AND ($3::text IS NULL OR event_type = $3::text)
+        AND ($4::text IS NULL OR state = $4::text)
+        AND ($5::bigint IS NULL OR id < $5::bigint)
+      ORDER BY id DESC
+      LIMIT $6::int`,
+    [owner, filter.batchId ?? null, filter.eventType ?? null, filter.state ?? null, page.after ?? null, page.limit],
+  );
+  return rows;
+}
+
+export async function deleteDeadLetter(db: Queryable, owner: string, id: number): Promise<boolean> {
+  const { rowCount } = await db.query(`DELETE FROM webhook_dead_letter WHERE id = $1::bigint AND owner = $2::text`, [
+    id,
+    owner,
+  ]);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Claims entries for a manual retry: only entries not already being retried
+ * (nor already delivered) move to `retrying`, so two concurrent retries of one
+ * entry start one delivery. Each claimed row gets the id of its new delivery
+ * workflow in `last_delivery_id`.
+ */
+export async function claimDeadLettersForRetry(
+  db: Queryable,
+  owner: string,
+  where: { id?: number } & DeadLetterFilter,
+  limit: number,
+): Promise<DeadLetterRow[]> {
+  const { rows } = await db.query<DeadLetterRow>(
+    `WITH target AS (
+       SELECT d.id, e.seq FROM webhook_dead_letter d JOIN webhook_events e ON e.id = d.event_id
+        WHERE d.owner = $1::text AND d.state IN ('pending', 'failed')
+          AND ($2::bigint IS NULL OR d.id = $2::bigint)
+          AND ($3::text IS NULL OR d.batch_id = $3::text)
+          AND ($4::text IS NULL OR d.event_type = $4::text)
+          AND ($5::timestamptz IS NULL OR d.created_at >= $5::timestamptz)
+        ORDER BY d.id
+        LIMIT $6::int
+        FOR UPDATE OF d SKIP LOCKED)
+     UPDATE webhook_dead_letter d
+        SET state = 'retrying', retried_at = now(), retry_count = d.retry_count + 1, retry_success = NULL,
+            last_delivery_id = 'batch-' || d.batch_id || '/webhook/' || d.event_type || '-' || target.seq
+                               || '/retry-' || (d.retry_count + 1)
+       FROM target WHERE d.id = target.id
+     RETURNING d.*`,
+    [owner, where.id ?? null, where.batchId ?? null, where.eventType ?? null, where.createdSince ?? null, limit],
+  );
+  return rows;
+}
+
+/** Hands a claimed entry back when its delivery could not be started. */
+export async function releaseDeadLetterClaim(db: Queryable, id: number): Promise<void> {
+  await db.query(
+    `UPDATE webhook_dead_letter SET state = CASE WHEN retry_count > 1 THEN 'failed' ELSE 'pending' END,
+        retry_count = retry_count - 1
+      WHERE id = $1::bigint AND state = 'retrying'`,
+    [id],
+  );
+}

@@ -1,0 +1,38 @@
+import type { Pool, PoolClient } from './pool.js';
+
+type Queryable = Pool | PoolClient;
+
+export interface WebhookEventRow {
+  id: string;
+  owner: string;
+  batch_id: string;
+  type: string;
+  seq: number;
+  payload: string;
+  created_at: Date;
+}
+
+/** Inserts the event once per (batch, type, seq); a repeat returns the row first written. */
+export async function insertWebhookEventOnce(
+  db: Queryable,
+  e: { id: string; owner: string; batchId: string; type: string; seq: number; payload: string },
+): Promise<WebhookEventRow> {
+  const inserted = await db.query<WebhookEventRow>(
+    `INSERT INTO webhook_events (id, owner, batch_id, type, seq, payload)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, $6::text)
+     ON CONFLICT (batch_id, type, seq) DO NOTHING
+     RETURNING *`,
+    [e.id, e.owner, e.batchId, e.type, e.seq, e.payload],
+  );
+  if (inserted.rows[0]) return inserted.rows[0];
+  const existing = await db.query<WebhookEventRow>(
+    `SELECT * FROM webhook_events WHERE batch_id = $1::text AND type = $2::text AND seq = $3::int`,
+    [e.batchId, e.type, e.seq],
+  );
+  return existing.rows[0]!;
+}
+
+export async function findWebhookEvent(db: Queryable, id: string): Promise<WebhookEventRow | undefined> {
+  const { rows } = await db.query<WebhookEventRow>(`SELECT * FROM webhook_events WHERE id = $1::text`, [id]);
+  return rows[0];
+}

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApiError } from '../api/api-error.js';
+import { toBatchObject, type BatchObject } from '../batches/batch-object.js';
+import type { CreateBatchRequest } from '../batches/create-batch-request.js';
+import { DEFAULT_WEBHOOK_EVENTS } from '../batches/lifecycle-events.js';
+import {
+  deleteBatchById,
+  findBatch,
+  findBatchByIdempotencyKey,
+  insertBatch,
+  listBatches,
+  markCancelling,
+  type BatchRow,
+  type NewBatch,
+} from '../db/batches.js';
+import { findFile } from '../db/files.js';
+import { newId } from '../shared/ids.js';
+import { assertDeliverableUrl } from '../webhooks/url-guard.js';
+import type { batchWorkflow } from '../workflows/batch-workflow.js';
+import { BATCH_ID_ATTRIBUTE } from '../workflows/search-attributes.js';
+import { batchWorkflowId } from '../workflows/workflow-ids.js';
+import type { ServiceDeps } from './service-deps.js';
+
+const COMPLETION_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Resolves the new `webhook` object or the legacy `metadata.webhook_url` into stored settings. */
+async function resolveWebhook(deps: ServiceDeps, body: CreateBatchRequest): Promise<NewBatch['webhook']> {
+  const { webhook } = deps.config;
+  const legacyUrl = body.metadata?.webhook_url;
+  const source = body.webhook ?? (legacyUrl ? { url: legacyUrl } : null);
+  if (!source) return null;
+  const param = body.webhook ? 'webhook.url' : 'metadata.webhook_url';
+  const checked = await assertDeliverableUrl(source.url, webhook.allowPrivateNetworks);
+  if (!checked.ok) throw new ApiError(400, `Invalid webhook URL: ${checked.reason}`, 'invalid_webhook_url', param);
+  return {
+    url: source.url,
+    secret: body.webhook?.secret ?? null,
+    maxRetries: body.webhook?.max_retries ?? webhook.defaultMaxRetries,
+    timeout: body.webhook?.timeout ?? webhook.defaultTimeoutSeconds,
+    events: body.webhook?.events ?? DEFAULT_WEBHOOK_EVENTS,
+  };
+}
+
+/** Same key + same body → same batch; the fingerprint covers the body only. */
+function fingerprint(body: CreateBatchRequest): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}
+
+function replayOrConflict(existing: BatchRow, print: string): BatchObject {
+  if (existing.request_fingerprint !== print) {
+    throw new ApiError(409, 'This Idempotency-Key was already used with a different request body.', 'idempotency_key_reused', 'Idempotency-Key');
+  }
+  return toBatchObject(existing);
+}
+
+export async function createBatch(
+  deps: ServiceDeps,
+  owner: string,
+  body: CreateBatchRequest,
+  idempotencyKey: string | null,
+): Promise<{ batch: BatchObject; replayed: boolean }> {
+  const print = fingerprint(body);
+  if (idempotencyKey) {
+    const existing = await findBatchByIdempotencyKey(deps.pool, owner, idempotencyKey);
+    if (existing) return { batch: replayOrConflict(existing, print), replayed: true };
+  }
+  const file = await findFile(deps.pool, owner, body.input_file_id);
+  if (!file) throw new ApiError(400, `No file found with id '${body.input_file_id}'.`, 'file_not_found', 'input_file_id');
+  if (file.purpose !== 'batch') {
+    throw new ApiError(400, `File '${file.id}' has purpose '${file.purpose}'; a batch input needs purpose 'batch'.`, 'invalid_file_purpose', 'input_file_id');
+  }
+  const webhook = await resolveWebhook(deps, body);
+
+  const id = newId('batch');
+  const row = await insertBatch(deps.pool, {
+    id,
+    owner,
+    endpoint: body.endpoint,
+    inputFileId: body.input_file_id,
+    completionWindow: body.completion_window,
+    expiresAt: new Date(Date.now() + COMPLETION_WINDOW_MS),
+    metadata: body.metadata ?? null,
+    idempotencyKey,
+    requestFingerprint: print,
+    webhook,
+  });
+  if (!row) {
+    // A concurrent request with the same key won the insert.
+    const existing = await findBatchByIdempotencyKey(deps.pool, owner, idempotencyKey!);
+    return { batch: replayOrConflict(existing!, print), replayed: true };
+  }
+  try {
+    await deps.temporal.workflow.start<typeof batchWorkflow>('batchWorkflow', {
+      taskQueue: deps.config.temporal.taskQueue,
+      workflowId: batchWorkflowId(id),
+      args: [{ batchId: id }],
+      typedSearchAttributes: [{ key: BATCH_ID_ATTRIBUTE, value: id }],
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+      // Nothing half-written: without its workflow the batch would never run.
+      await deleteBatchById(deps.pool, id);
+      deps.log.error({ batchId: id, err: (err as Error).message }, 'could not start batch workflow');
+      throw new ApiError(503, 'The batch could not be started; please retry.', 'temporal_unavailable', null, 'server_error');
+    }
+  }
+  deps.log.info({ batchId: id, owner }, 'batch created');
+  return { batch: toBatchObject(row), replayed: false };
+}
+
+export async function getBatch(deps: ServiceDeps, owner: string, id: string): Promise<BatchObject> {
+  const row = await findBatch(deps.pool, owner, id);
+  if (!row) throw ApiError.notFound('batch', id);
+  return toBatchObject(row);
+}
+
+export async function listBatchObjects(deps: ServiceDeps, owner: string, page: { limit: number; after?: string }) {
+  const rows = await listBatches(deps.pool, owner, { limit: page.limit + 1, after: page.after });
+  return rows.map(toBatchObject);
+}
+
+/**
+ * Marks the batch `cancelling` and tells its workflow, which stops sending
+ * requests, keeps what finished and ends `cancelled`. Cancelling twice is fine.
+ */
+export async function cancelBatch(deps: ServiceDeps, owner: string, id: string): Promise<BatchObject> {
+  const row = await findBatch(deps.pool, owner, id);
+  if (!row) throw ApiError.notFound('batch', id);
+  if (row.status === 'cancelling' || row.status === 'cancelled') return toBatchObject(row);
+  if (row.status !== 'validating' && row.status !== 'in_progress') {
+    throw new ApiError(409, `Cannot cancel a batch with status '${row.status}'.`, 'batch_not_cancellable', 'id');
+  }
+  // Signal first: if Temporal cannot be reached nothing changes and the user may retry.
+  try {
+    await deps.temporal.workflow.getHandle(batchWorkflowId(id)).signal('cancel');
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) {
+      throw new ApiError(503, 'The batch could not be cancelled right now; please retry.', 'temporal_unavailable', null, 'server_error');
+    }
+  }
+  await markCancelling(deps.pool, owner, id);
+  return getBatch(deps, owner, id);
+}

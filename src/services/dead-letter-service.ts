@@ -1,0 +1,152 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { ApiError } from '../api/api-error.js';
+import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
+import { findBatchById } from '../db/batches.js';
+import {
+  claimDeadLettersForRetry,
+  deleteDeadLetter,
+  findDeadLetter,
+  listDeadLetters,
+  releaseDeadLetterClaim,
+  type DeadLetterFilter,
+  type DeadLetterRow,
+} from '../db/webhook-dead-letters.js';
+import { newId } from '../shared/ids.js';
+import type { deadLetterBulkRetryWorkflow } from '../workflows/dead-letter-bulk-retry-workflow.js';
+import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from '../workflows/search-attributes.js';
+import type { WebhookDeliveryInput, webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
+import type { ServiceDeps } from './service-deps.js';
+
+/** At most this many entries per bulk retry call; the response says when more match. */
+export const BULK_RETRY_MAX_ENTRIES = 500;
+
+const unix = (d: Date | null) => (d === null ? null : Math.floor(d.getTime() / 1000));
+
+export function toDeadLetterObject(row: DeadLetterRow) {
+  return {
+    id: row.id,
+    object: 'webhook_dead_letter' as const,
+    batch_id: row.batch_id,
+    event_id: row.event_id,
+    event_type: eventTypeName(row.event_type as LifecycleEvent),
+    webhook_url: row.webhook_url,
+    payload: JSON.parse(row.payload) as unknown,
+    error_message: row.error_message,
+    attempts: row.attempts,
+    last_attempt_at: unix(row.last_attempt_at),
+    created_at: unix(row.created_at),
+    retried_at: unix(row.retried_at),
+    retry_success: row.retry_success,
+    state: row.state,
+    retry_count: row.retry_count,
+    delivery_workflow_id: row.last_delivery_id,
+  };
+}
+
+export async function listDeadLetterObjects(
+  deps: ServiceDeps,
+  owner: string,
+  filter: DeadLetterFilter,
+  page: { limit: number; after?: number },
+) {
+  const rows = await listDeadLetters(deps.pool, owner, filter, { ...page, limit: page.limit + 1 });
+  return rows.map(toDeadLetterObject);
+}
+
+export async function getDeadLetterObject(deps: ServiceDeps, owner: string, id: number) {
+  const row = await findDeadLetter(deps.pool, owner, id);
+  if (!row) throw ApiError.notFound('dead-letter entry', String(id));
+  return toDeadLetterObject(row);
+}
+
+export async function deleteDeadLetterObject(deps: ServiceDeps, owner: string, id: number) {
+  if (!(await deleteDeadLetter(deps.pool, owner, id))) throw ApiError.notFound('dead-letter entry', String(id));
+  return { id, object: 'webhook_dead_letter' as const, deleted: true };
+}
+
+/** The delivery input for retrying an entry, with the job's current webhook settings. */
+async function retryDelivery(deps: ServiceDeps, row: DeadLetterRow) {
+  const batch = await findBatchById(deps.pool, row.batch_id);
+  const { webhook } = deps.config;
+  const input: WebhookDeliveryInput = {
+    batchId: row.batch_id,
+    eventId: row.event_id,
+    event: row.event_type,
+    maxAttempts: batch?.webhook_max_retries ?? webhook.defaultMaxRetries,
+    timeoutSeconds: batch?.webhook_timeout ?? webhook.defaultTimeoutSeconds,
+    retry: {
+      initialSeconds: webhook.retryInitialSeconds,
+      backoff: webhook.retryBackoff,
+      maxIntervalSeconds: webhook.retryMaxIntervalSeconds,
+    },
+    deadLetterId: row.id,
+  };
+  return { workflowId: row.last_delivery_id!, webhookUrl: batch?.webhook_url ?? row.webhook_url, input };
+}
+
+/**
+ * Re-triggers one entry's delivery as a new delivery workflow. Concurrent
+ * calls for one entry start one delivery: the losers get the entry with the
+ * delivery already under way.
+ */
+export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: number) {
+  const [claimed] = await claimDeadLettersForRetry(deps.pool, owner, { id }, 1);
+  if (!claimed) {
+    const row = await findDeadLetter(deps.pool, owner, id);
+    if (!row) throw ApiError.notFound('dead-letter entry', String(id));
+    if (row.state === 'succeeded') {
+      throw new ApiError(409, 'This entry was already delivered by an earlier retry.', 'already_delivered', 'id');
+    }
+    return toDeadLetterObject(row);
+  }
+  const delivery = await retryDelivery(deps, claimed);
+  try {
+    await deps.temporal.workflow.start<typeof webhookDeliveryWorkflow>('webhookDeliveryWorkflow', {
+      taskQueue: deps.config.temporal.taskQueue,
+      workflowId: delivery.workflowId,
+      args: [delivery.input],
+      memo: { webhookUrl: delivery.webhookUrl, eventId: claimed.event_id },
+      typedSearchAttributes: [
+        { key: BATCH_ID_ATTRIBUTE, value: claimed.batch_id },
+        { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: claimed.event_type },
+      ],
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+      await releaseDeadLetterClaim(deps.pool, claimed.id);
+      throw new ApiError(503, 'The retry could not be started; please try again.', 'temporal_unavailable', null, 'server_error');
+    }
+  }
+  deps.log.info({ deadLetterId: claimed.id, batchId: claimed.batch_id, deliveryId: delivery.workflowId }, 'dead-letter retry started');
+  return toDeadLetterObject(claimed);
+}
+
+/** Retries every matching entry (up to a cap), started at the configured rate by a workflow. */
+export async function retryDeadLettersInBulk(deps: ServiceDeps, owner: string, filter: DeadLetterFilter) {
+  const claimed = await claimDeadLettersForRetry(deps.pool, owner, filter, BULK_RETRY_MAX_ENTRIES + 1);
+  const extra = claimed.slice(BULK_RETRY_MAX_ENTRIES);
+  for (const row of extra) await releaseDeadLetterClaim(deps.pool, row.id);
+  const rows = claimed.slice(0, BULK_RETRY_MAX_ENTRIES);
+  const workflowId = `dead-letter-retry/${owner}/${newId('bulk')}`;
+  if (rows.length > 0) {
+    const deliveries = await Promise.all(rows.map((row) => retryDelivery(deps, row)));
+    try {
+      await deps.temporal.workflow.start<typeof deadLetterBulkRetryWorkflow>('deadLetterBulkRetryWorkflow', {
+        taskQueue: deps.config.temporal.taskQueue,
+        workflowId,
+        args: [{ deliveries, perSecond: deps.config.webhook.bulkRetryPerSecond }],
+      });
+    } catch {
+      for (const row of rows) await releaseDeadLetterClaim(deps.pool, row.id);
+      throw new ApiError(503, 'The retries could not be started; please try again.', 'temporal_unavailable', null, 'server_error');
+    }
+  }
+  return {
+    object: 'webhook_dead_letter.bulk_retry' as const,
+    started: rows.length,
+    has_more: extra.length > 0,
+    rate_per_second: deps.config.webhook.bulkRetryPerSecond,
+    workflow_id: rows.length > 0 ? workflowId : null,
+    data: rows.map((row) => ({ id: row.id, delivery_workflow_id: row.last_delivery_id })),
+  };
+}

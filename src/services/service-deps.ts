@@ -1,0 +1,12 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../shared/logger.js';
+
+/** What the API's service functions need; wired once by the API entry point. */
+export interface ServiceDeps {
+  pool: Pool;
+  temporal: Client;
+  config: Config;
+  log: Logger;
+}

@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import { Pool, type Dispatcher } from 'undici';
+import type { Logger } from '../shared/logger.js';
+
+/**
+ * HTTP client for the OpenAI-compatible model server. One instance is shared
+ * by every activity in a worker: it owns the connection pool and a semaphore
+ * that caps concurrent requests, and it retries overload answers
+ * (429/5xx, connection errors, timeouts) with backoff so that a busy upstream
+ * slows the batch down instead of failing its requests.
+ */
+
+export interface UpstreamClientOptions {
+  /** Origin plus optional path prefix, e.g. `http://vllm:8000` or `https://api.openai.com/v1`. */
+  baseUrl: string;
+  apiKey?: string | undefined;
+  /** Maximum concurrent requests across all callers, and the pool's connection count. */
+  concurrency: number;
+  /** Per attempt: the longest wait for the response headers, and for each body chunk. */
+  timeoutMs: number;
+  /** Retries after the first attempt; `0` means one attempt only. */
+  maxRetries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Use this dispatcher instead of an owned pool; `close()` then leaves it open. */
+  dispatcher?: Dispatcher;
+  logger?: Pick<Logger, 'debug'>;
+}
+
+export interface UpstreamRequest {
+  /** Path as it appears in a batch line, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** Raw JSON text, sent as is. */
+  body: string;
+  signal?: AbortSignal;
+  /** Sent as `x-request-id`; also the result's id when the upstream sends none. */
+  requestId?: string;
+}
+
+export interface UpstreamError {
+  /** `upstream_error` (HTTP error status), `timeout` or `connection_error`. */
+  code: string;
+  message: string;
+}
+
+export type UpstreamResult =
+  | { ok: true; statusCode: number; requestId: string; body: unknown; attempts: number }
+  | {
+      ok: false;
+      /** The last status the upstream answered, or null when no answer arrived. */
+      statusCode: number | null;
+      requestId?: string;
+      body: unknown;
+      error: UpstreamError;
+      attempts: number;
+    };
+
+export interface UpstreamClient {
+  /** Resolves with ok:false for permanent errors; rejects only on caller abort or a closed client. */
+  send(req: UpstreamRequest): Promise<UpstreamResult>;
+  close(): Promise<void>;
+  /** Requests currently holding a concurrency slot. */
+  readonly inFlight: number;
+}
+
+/** Thrown when the caller's signal aborts a send. */
+export class UpstreamAbortError extends Error {
+  override name = 'AbortError';
+}
+
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+/** Whether an upstream status means "overloaded or broken for now", worth another attempt. */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUS.has(status);
+}
+
+/**
+ * Delay before the retry that follows failed attempt number `attempt` (1-based).
+ * A parseable `Retry-After` (seconds or HTTP date) wins, capped at `max`;
+ * otherwise exponential backoff with full jitter: uniform in [0, min(max, base·2^(attempt-1))).
+ */
+export function retryDelayMs(
+  attempt: number,
+  retryAfterHeader: string | null | undefined,
+  base: number,
+  max: number,
+  random: () => number,
+  now: number = Date.now(),
+): number {
+  const retryAfter = parseRetryAfterMs(retryAfterHeader, now);
+  if (retryAfter !== null) return Math.min(retryAfter, max);
+  const ceiling = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/** `Retry-After` in milliseconds from now, or null when absent or unparseable. */
+export function parseRetryAfterMs(header: string | null | undefined, now: number = Date.now()): number | null {
+  if (header == null) return null;
+  const value = header.trim();
+  if (value === '') return null;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return null;
+  return Math.max(0, date - now);
+}
+
+/** Creates the shared upstream client; see {@link UpstreamClient}. */
+export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
+  const base = new URL(options.baseUrl);
+  const origin = base.origin;
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const ownsDispatcher = options.dispatcher === undefined;
+  const dispatcher: Dispatcher =
+    options.dispatcher ??
+    new Pool(origin, {
+      connections: options.concurrency,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+    });
+  const slots = new Semaphore(options.concurrency);
+  const staticHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (options.apiKey) staticHeaders.authorization = `Bearer ${options.apiKey}`;
+  let closed = false;
+
+  /** Upstream path: a base URL ending in `/v1` and a batch path starting with `/v1/` share one `/v1`. */
+  const fullPath = (path: string): string =>
+    prefix.endsWith('/v1') && path.startsWith('/v1/') ? prefix + path.slice(3) : prefix + path;
+
+  async function attempt(req: UpstreamRequest): Promise<AttemptOutcome> {
+    const headers = req.requestId ? { ...staticHeaders, 'x-request-id': req.requestId } : staticHeaders;
+    try {
+      // The timeout uses undici's own headers/body timers rather than an AbortController
+      // and timer per request: measurably cheaper at thousands of requests per second.
+      // A non-streaming completion sends its headers when it is done, so the headers
+      // timeout bounds the whole generation.
+      const res = await dispatcher.request({
+        origin,
+        path: fullPath(req.path),
+        method: 'POST',
+        headers,
+        body: req.body,
+        signal: req.signal ?? null,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      });
+      const text = await res.body.text();
+      return {
+        kind: 'response',
+        statusCode: res.statusCode,
+        requestId: headerValue(res.headers['x-request-id']),
+        retryAfter: headerValue(res.headers['retry-after']),
+        body: parseBody(text),
+      };
+    } catch (err) {
+      if (req.signal?.aborted) throw abortError(req.signal);
+      const code = (err as { code?: unknown }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        return { kind: 'failure', code: 'timeout', message: `no complete answer within ${options.timeoutMs} ms` };
+      }
+      // Invalid arguments are our bug, not the network's: do not retry them.
+      if (code === 'UND_ERR_INVALID_ARG') throw err;
+      return { kind: 'failure', code: 'connection_error', message: describeError(err) };
+    }
+  }
+
+  async function send(req: UpstreamRequest): Promise<UpstreamResult> {
+    if (closed) throw new Error('upstream client is closed');
+    const maxAttempts = options.maxRetries + 1;
+    for (let n = 1; ; n++) {
+      if (req.signal?.aborted) throw abortError(req.signal);
+      await slots.acquire(req.signal);
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await attempt(req);
+      } finally {
+        // Released before any backoff sleep so waiting retries do not hold a slot.
+        slots.release();
+      }
+
+      const requestId = outcome.kind === 'response' ? (outcome.requestId ?? req.requestId) : req.requestId;
+      if (outcome.kind === 'response' && outcome.statusCode >= 200 && outcome.statusCode < 300) {
+        return { ok: true, statusCode: outcome.statusCode, requestId: requestId ?? newRequestId(), body: outcome.body, attempts: n };
+      }
+      const retryable = outcome.kind === 'failure' || isRetryableStatus(outcome.statusCode);
+      if (!retryable || n >= maxAttempts || closed) return failureResult(outcome, requestId, n);
+
+      const retryAfter = outcome.kind === 'response' ? outcome.retryAfter : undefined;
+      const delay = retryDelayMs(n, retryAfter, options.retryBaseMs, options.retryMaxMs, Math.random);
+      options.logger?.debug(
+        { requestId, attempt: n, status: outcome.kind === 'response' ? outcome.statusCode : outcome.code, delayMs: delay },
+        'upstream attempt failed, retrying',
+      );
+      await sleep(delay, req.signal);
+    }
+  }
+
+  return {
+    send,
+    get inFlight() {
+      return slots.active;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (ownsDispatcher) await dispatcher.close();
+    },
+  };
+}
+
+type AttemptOutcome =
+  | { kind: 'response'; statusCode: number; requestId: string | undefined; retryAfter: string | undefined; body: unknown }
+  | { kind: 'failure'; code: 'timeout' | 'connection_error'; message: string };
+
+function failureResult(outcome: AttemptOutcome, requestId: string | undefined, attempts: number): UpstreamResult {
+  const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+  if (outcome.kind === 'failure') {
+    return { ok: false, statusCode: null, requestId, body: null, error: { code: outcome.code, message: `${outcome.message} (${tries})` }, attempts };
+  }
+  const upstreamMessage = errorMessageOf(outcome.body);
+  const message = `upstream answered ${outcome.statusCode} after ${tries}${upstreamMessage ? `: ${upstreamMessage}` : ''}`;
+  return { ok: false, statusCode: outcome.statusCode, requestId, body: outcome.body, error: { code: 'upstream_error', message }, attempts };
+}
+
+/** The `error.message` of an OpenAI-shaped error body, shortened, if there is one. */
+function errorMessageOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const message = (error as { message?: unknown }).message;
+  return typeof message === 'string' ? message.slice(0, 500) : undefined;
+}
+
+function parseBody(text: string): unknown {
+  if (text === '') return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+}
+
+function newRequestId(): string {
+  return `req_${randomUUID().replaceAll('-', '')}`;
+}
+
+function abortError(signal: AbortSignal): UpstreamAbortError {
+  return new UpstreamAbortError('upstream request aborted by caller', { cause: signal.reason });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** FIFO counting semaphore; a waiter whose signal aborts leaves the queue. */
+class Semaphore {
+  active = 0;
+  private readonly waiters: { grant: () => void; onAbort: () => void }[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  acquire(signal: AbortSignal | undefined): Promise<void> {
+    if (this.active < this.limit && this.waiters.length === 0) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', waiter.onAbort);
+          resolve();
+        },
+        onAbort: () => {
+          const index = this.waiters.indexOf(waiter);
+          if (index >= 0) this.waiters.splice(index, 1);
+          reject(abortError(signal!));
+        },
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    // The slot passes straight to the next waiter, so `active` stays the same.
+    if (next) next.grant();
+    else this.active--;
+  }
+}

@@ -1,0 +1,46 @@
+import { hmacSha256, standardWebhooksKey } from './verify-webhook-signature.js';
+
+export { standardWebhooksKey };
+
+export interface SignWebhookInput {
+  /** Per-webhook secret, else the global one; `undefined` or `''` sends the delivery unsigned. */
+  secret: string | undefined;
+  /** Stable across retries of the same event, so receivers can deduplicate. */
+  eventId: string;
+  /** e.g. `batch.completed`. */
+  eventType: string;
+  /** The exact bytes that will be sent as the request body. */
+  body: string;
+  /** Unix seconds of this attempt; every retry is signed afresh with its own time. */
+  timestamp: number;
+}
+
+export const WEBHOOK_USER_AGENT = 'batch-webhooks/1.0';
+
+/**
+ * Request headers for one delivery attempt, in both signature formats (see
+ * verify-webhook-signature.ts): the seed `X-Webhook-*` headers and Standard Webhooks
+ * `webhook-*` headers. Without a secret only the identifying headers are sent.
+ */
+export function signWebhook(input: SignWebhookInput): Record<string, string> {
+  const { secret, eventId, eventType, body, timestamp } = input;
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw new RangeError(`signWebhook: timestamp must be whole unix seconds, got ${timestamp}`);
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': WEBHOOK_USER_AGENT,
+    'X-Webhook-Event': eventType,
+    'X-Webhook-Id': eventId,
+    'webhook-id': eventId,
+    'webhook-timestamp': String(timestamp),
+  };
+  if (!secret) return headers;
+
+  const seed = hmacSha256(Buffer.from(secret, 'utf8'), `${timestamp}.`, body);
+  const standard = hmacSha256(standardWebhooksKey(secret), `${eventId}.${timestamp}.`, body);
+  headers['X-Webhook-Timestamp'] = String(timestamp);
+  headers['X-Webhook-Signature'] = `sha256=${seed.toString('hex')}`;
+  headers['webhook-signature'] = `v1,${standard.toString('base64')}`;
+  return headers;
+}

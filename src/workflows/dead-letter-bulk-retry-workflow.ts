@@ -1,0 +1,37 @@
+import { ParentClosePolicy, sleep, startChild } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from './search-attributes.js';
+import { webhookDeliveryWorkflow, type WebhookDeliveryInput } from './webhook-delivery-workflow.js';
+
+export interface DeadLetterBulkRetryInput {
+  deliveries: { workflowId: string; webhookUrl: string; input: WebhookDeliveryInput }[];
+  perSecond: number;
+}
+
+/**
+ * Starts the deliveries of a bulk dead-letter retry at a bounded rate, so that
+ * recovering a receiver's outage does not knock it over again.
+ */
+export async function deadLetterBulkRetryWorkflow(input: DeadLetterBulkRetryInput): Promise<{ started: number }> {
+  const gapMs = Math.ceil(1000 / input.perSecond);
+  let started = 0;
+  for (const [i, delivery] of input.deliveries.entries()) {
+    if (i > 0) await sleep(gapMs);
+    try {
+      await startChild(webhookDeliveryWorkflow, {
+        workflowId: delivery.workflowId,
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        args: [delivery.input],
+        memo: { webhookUrl: delivery.webhookUrl, eventId: delivery.input.eventId },
+        typedSearchAttributes: [
+          { key: BATCH_ID_ATTRIBUTE, value: delivery.input.batchId },
+          { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: delivery.input.event },
+        ],
+      });
+      started += 1;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+  return { started };
+}

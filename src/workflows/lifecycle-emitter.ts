@@ -1,0 +1,63 @@
+import {
+  ParentClosePolicy,
+  proxyActivities,
+  startChild,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { createActivities } from '../activities/index.js';
+import type { LifecycleEvent } from '../batches/lifecycle-events.js';
+import type { BatchPlan } from '../activities/batch-plan.js';
+import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from './search-attributes.js';
+import { webhookDeliveryWorkflow } from './webhook-delivery-workflow.js';
+import { webhookDeliveryWorkflowId } from './workflow-ids.js';
+
+const { recordWebhookEvent } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '30s',
+  retry: { maximumInterval: '1m' },
+});
+
+/** How many events of each type were emitted; carried across continue-as-new. */
+export type EventCounters = Partial<Record<LifecycleEvent, number>>;
+
+/**
+ * The one place where a lifecycle event leaves the batch workflow. A
+ * subscribed event is frozen in Postgres (payload and id), then delivered by
+ * a child workflow that is abandoned on parent close: a slow or failing
+ * receiver never holds the batch up, and a delivery outlives the batch.
+ */
+export async function emitLifecycleEvent(
+  batchId: string,
+  plan: BatchPlan,
+  counters: EventCounters,
+  event: LifecycleEvent,
+): Promise<void> {
+  const webhook = plan.webhook;
+  if (!webhook || !webhook.events.includes(event)) return;
+  const seq = (counters[event] ?? 0) + 1;
+  counters[event] = seq;
+  const { eventId } = await recordWebhookEvent({ batchId, event, seq });
+  try {
+    await startChild(webhookDeliveryWorkflow, {
+      workflowId: webhookDeliveryWorkflowId(batchId, event, seq),
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [
+        {
+          batchId,
+          eventId,
+          event,
+          maxAttempts: webhook.maxAttempts,
+          timeoutSeconds: webhook.timeoutSeconds,
+          retry: plan.webhookRetry,
+        },
+      ],
+      memo: { webhookUrl: webhook.url, eventId },
+      typedSearchAttributes: [
+        { key: BATCH_ID_ATTRIBUTE, value: batchId },
+        { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: event },
+      ],
+    });
+  } catch (err) {
+    // Already started by an earlier run of this workflow: the delivery is under way.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}

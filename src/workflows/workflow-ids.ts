@@ -1,0 +1,5 @@
+/** Workflow ids are readable in the Web UI and derived from the batch id. */
+export const batchWorkflowId = (batchId: string): string => `batch-${batchId}`;
+
+export const webhookDeliveryWorkflowId = (batchId: string, event: string, seq: number): string =>
+  `${batchWorkflowId(batchId)}/webhook/${event}-${seq}`;
