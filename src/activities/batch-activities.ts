@@ -20,7 +20,7 @@ export function createBatchActivities(deps: ActivityDeps) {
       }
       return {
         endpoint: batch.endpoint,
-        expiresAtMs: batch.expires_at.getTime(),
+        completionWindowMs: batch.expires_at.getTime() - batch.created_at.getTime(),
         tuning: { ...config.batch },
         webhook:
           batch.webhook_url === null

@@ -4,7 +4,8 @@ import type { WebhookRetrySettings } from '../workflows/webhook-delivery-workflo
 /** What the batch workflow needs to know to run a batch: no secrets. */
 export interface BatchPlan {
   endpoint: string;
-  expiresAtMs: number;
+  /** The completion window; the workflow times it on its own (server) clock. */
+  completionWindowMs: number;
   tuning: {
     chunkSize: number;
     chunkConcurrency: number;

@@ -37,6 +37,8 @@ export interface BatchWorkflowInput {
   /** Present when this run continues an earlier one (continue-as-new). */
   resume?: {
     plan: BatchPlan;
+    /** Workflow-clock time at which the completion window closes. */
+    deadlineMs: number;
     total: number;
     nextLine: number;
     counts: { completed: number; failed: number };
@@ -55,12 +57,14 @@ export type BatchOutcome = 'completed' | 'failed' | 'cancelled' | 'expired';
  */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOutcome> {
   const { batchId } = input;
+  const startedAtMs = Date.now();
   let cancelRequested = input.resume?.cancelRequested ?? false;
   setHandler(cancelBatchSignal, () => {
     cancelRequested = true;
   });
 
   const plan = input.resume?.plan ?? (await loadBatchPlan({ batchId }));
+  const deadlineMs = input.resume?.deadlineMs ?? startedAtMs + plan.completionWindowMs;
   const eventCounters: EventCounters = { ...input.resume?.eventCounters };
   const emit = (event: Parameters<typeof emitLifecycleEvent>[3]) => emitLifecycleEvent(batchId, plan, eventCounters, event);
 
@@ -83,12 +87,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
       counts: input.resume?.counts ?? { completed: 0, failed: 0 },
       lastProgressAtMs: input.resume?.lastProgressAtMs ?? Date.now(),
     };
-    const run = await processUntilDone(plan, batchId, total, state, () => cancelRequested, emit);
+    const run = await processUntilDone(plan, batchId, deadlineMs, total, state, () => cancelRequested, emit);
 
     if (run === 'continue') {
       return await continueAsNew<typeof batchWorkflow>({
         batchId,
-        resume: { plan, total, ...state, eventCounters, cancelRequested },
+        resume: { plan, deadlineMs, total, ...state, eventCounters, cancelRequested },
       });
     }
     await finalizeBatch({ batchId, status: run });
@@ -110,6 +114,7 @@ type RunResult = 'completed' | 'cancelled' | 'expired' | 'continue';
 async function processUntilDone(
   plan: BatchPlan,
   batchId: string,
+  deadlineMs: number,
   total: number,
   state: { nextLine: number; counts: { completed: number; failed: number }; lastProgressAtMs: number },
   isCancelRequested: () => boolean,
@@ -156,7 +161,7 @@ async function processUntilDone(
       },
     );
 
-  const remainingMs = Math.max(0, plan.expiresAtMs - Date.now());
+  const remainingMs = Math.max(0, deadlineMs - Date.now());
   const inTime = await condition(() => finished || isCancelRequested(), remainingMs);
   if (!finished) {
     scope.cancel();

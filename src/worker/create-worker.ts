@@ -1,0 +1,26 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { bundleWorkflows } from './bundle-workflows.js';
+
+export interface BatchWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** How long in-flight activities may finish on shutdown before they are cancelled and handed back. */
+  shutdownGraceTime?: string;
+}
+
+/** A worker that runs batch, delivery and bulk-retry workflows with their activities. */
+export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await bundleWorkflows(),
+    activities: createActivities(opts.deps),
+    shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+    // Chunk activities mostly wait on the upstream client, whose own semaphore bounds the real concurrency.
+    maxConcurrentActivityTaskExecutions: 64,
+  });
+}

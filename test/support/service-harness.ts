@@ -1,0 +1,125 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createApp } from '../../src/api/app.js';
+import { parseConfig, type Config } from '../../src/config.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { startEchoServer, type EchoServer } from '../../src/upstream/echo-server.js';
+import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/upstream-client.js';
+import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
+import { createBatchWorker } from '../../src/worker/create-worker.js';
+import { ensureSearchAttributes } from '../../src/worker/ensure-search-attributes.js';
+import { createTestEnv } from './temporal.js';
+
+// Keep test output to what matters: SDK warnings and errors only.
+Runtime.install({
+  logger: new DefaultLogger('WARN'),
+  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+});
+
+export const ALICE_KEY = 'sk-alice-test-key';
+export const BOB_KEY = 'sk-bob-test-key';
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  pool: Pool;
+  echo: EchoServer;
+  config: Config;
+  app: ReturnType<typeof createApp>;
+  /** Calls the API as `key` (alice by default) without a network hop. */
+  api(path: string, init?: RequestInit & { json?: unknown; key?: string }): Promise<Response>;
+  /** Uploads JSONL text as a batch input file and returns its id. */
+  upload(jsonl: string, key?: string): Promise<string>;
+  startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole service on real servers: Postgres from the global setup, a
+ * time-skipping Temporal server, the echo upstream, a worker and the API.
+ */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const config = parseConfig({
+    API_KEYS: `alice:${ALICE_KEY},bob:${BOB_KEY}`,
+    TEMPORAL_TASK_QUEUE: `test-${Math.random().toString(36).slice(2)}`,
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    WEBHOOK_RETRY_INITIAL_SECONDS: '1',
+    BATCH_CHUNK_SIZE: '5',
+    UPSTREAM_RETRY_BASE_MS: '10',
+    UPSTREAM_RETRY_MAX_MS: '100',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const log = createLogger(config.logLevel, 'test');
+  const pool = createPool(inject('databaseUrl'), 5);
+  const echo = await startEchoServer({});
+  const testEnv = await createTestEnv();
+  await ensureSearchAttributes(testEnv.nativeConnection, 'default');
+  const upstream: UpstreamClient = createUpstreamClient({ ...config.upstream, baseUrl: echo.url });
+  const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });
+  const app = createApp({ pool, temporal: testEnv.client, config, log });
+
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  const harness: Harness = {
+    env: testEnv,
+    pool,
+    echo,
+    config,
+    app,
+    async api(path, init = {}) {
+      const { json, key, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      headers.set('authorization', `Bearer ${key ?? ALICE_KEY}`);
+      if (json !== undefined) headers.set('content-type', 'application/json');
+      return app.request(path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+    },
+    async upload(jsonl, key) {
+      const form = new FormData();
+      form.set('purpose', 'batch');
+      form.set('file', new Blob([jsonl]), 'input.jsonl');
+      const res = await harness.api('/v1/files', { method: 'POST', body: form, key });
+      if (res.status !== 200) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { id: string }).id;
+    },
+    async startWorker() {
+      worker = await createBatchWorker({
+        connection: testEnv.nativeConnection,
+        namespace: 'default',
+        taskQueue: config.temporal.taskQueue,
+        deps: { pool, upstream, webhookDispatcher, config, log },
+        shutdownGraceTime: '1s',
+      });
+      running = worker.run();
+    },
+    async stopWorker() {
+      worker?.shutdown();
+      await running;
+      worker = undefined;
+    },
+    async close() {
+      await harness.stopWorker();
+      await upstream.close();
+      await webhookDispatcher.close();
+      await testEnv.teardown();
+      await echo.stop();
+      await pool.end();
+    },
+  };
+  await harness.startWorker();
+  return harness;
+}
+
+/** JSONL input with `n` chat requests. */
+export function chatLines(n: number, extra: (i: number) => Record<string, unknown> = () => ({})): string {
+  return Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      custom_id: `req-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'echo', messages: [{ role: 'user', content: `hello ${i}` }], ...extra(i) },
+    }),
+  ).join('\n');
+}
