@@ -12,9 +12,9 @@ import { createBatchWorker } from '../../src/worker/create-worker.js';
 import { ensureSearchAttributes } from '../../src/worker/ensure-search-attributes.js';
 import { createTestEnv } from './temporal.js';
 
-// Keep test output to what matters: SDK warnings and errors only.
+// Keep test output to what matters: SDK errors only (expected activity retries are not noise-worthy).
 Runtime.install({
-  logger: new DefaultLogger('WARN'),
+  logger: new DefaultLogger('ERROR'),
   telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
 });
 

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
+import { chatLines, startHarness, type Harness } from './support/service-harness.js';
+import { startWebhookReceiver } from './support/webhook-receiver.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const SECRET = 'whsec_dGVzdC1zZWNyZXQtZm9yLXdlYmhvb2tzLTEyMzQ1Njc4';
+
+async function runBatch(webhook: Record<string, unknown> | null, opts: { lines?: string; metadata?: Record<string, string> } = {}) {
+  const fileId = await h.upload(opts.lines ?? chatLines(3));
+  const res = await h.api('/v1/batches', {
+    method: 'POST',
+    json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', webhook: webhook ?? undefined, metadata: opts.metadata },
+  });
+  const batch = (await res.json()) as any;
+  expect(res.status, JSON.stringify(batch)).toBe(200);
+  await h.env.client.workflow.getHandle(`batch-${batch.id}`).result();
+  return batch.id as string;
+}
+
+const delivery = (batchId: string, event: string, seq = 1) =>
+  h.env.client.workflow.getHandle(`batch-${batchId}/webhook/${event}-${seq}`).result();
+
+describe('webhook delivery', () => {
+  it('delivers a signed batch.completed event exactly once after N-1 failures', async () => {
+    const receiver = await startWebhookReceiver((n) => ({ status: n < 3 ? 500 : 200 }));
+    const batchId = await runBatch({ url: receiver.url, secret: SECRET, max_retries: 3 });
+    expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect(receiver.received).toHaveLength(3);
+    const bodies = new Set(receiver.received.map((r) => r.body));
+    expect(bodies.size).toBe(1);
+    const ids = new Set(receiver.received.map((r) => r.headers['webhook-id']));
+    expect(ids.size).toBe(1);
+    const last = receiver.received[2]!;
+    const event = JSON.parse(last.body);
+    expect(event).toMatchObject({ object: 'event', type: 'batch.completed', data: { id: batchId, status: 'completed' } });
+    expect(event.id).toMatch(/^evt_/);
+    expect(last.headers['x-webhook-event']).toBe('batch.completed');
+    expect(() => verifyWebhookSignature({ payload: last.body, headers: last.headers as Record<string, string>, secret: SECRET })).not.toThrow();
+
+    const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
+    expect(log.data.map((a: any) => [a.attempt, a.status_code, a.success])).toEqual([
+      [1, 500, false],
+      [2, 500, false],
+      [3, 200, true],
+    ]);
+    expect(log.data[0].response_body).toContain('receiver says 500');
+    await receiver.close();
+  });
+
+  it('dead-letters exactly once with attempts = max_retries when the receiver always fails', async () => {
+    const receiver = await startWebhookReceiver(() => ({ status: 503 }));
+    const batchId = await runBatch({ url: receiver.url, max_retries: 2 });
+    const result = (await delivery(batchId, 'completed')) as any;
+    expect(result).toMatchObject({ status: 'dead_lettered', attempts: 2 });
+    const list = (await (await h.api(`/v1/webhooks/dead-letter?batch_id=${batchId}`)).json()) as any;
+    expect(list.data).toHaveLength(1);
+    expect(list.data[0]).toMatchObject({ batch_id: batchId, attempts: 2, event_type: 'batch.completed', state: 'pending', error_message: 'HTTP 503' });
+    await receiver.close();
+  });
+
+  it('applies the per-webhook timeout to a slow receiver', async () => {
+    const receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 7_000 }));
+    const batchId = await runBatch({ url: receiver.url, max_retries: 1, timeout: 5 });
+    expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'dead_lettered', attempts: 1 });
+    const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
+    expect(log.data[0].error).toBe('timed out after 5s');
+    expect(log.data[0].duration_ms).toBeGreaterThanOrEqual(4_900);
+    await receiver.close();
+  });
+
+  it('filters events: completed-only on a failing batch and failed-only on a succeeding one send nothing', async () => {
+    const receiver = await startWebhookReceiver();
+    const failing = await runBatch({ url: receiver.url, events: ['completed'] }, { lines: '{bad json' });
+    const succeeding = await runBatch({ url: receiver.url, events: ['batch.failed'] });
+    const wf = h.env.client.workflow;
+    await expect(wf.getHandle(`batch-${failing}/webhook/failed-1`).describe()).rejects.toThrow();
+    await expect(wf.getHandle(`batch-${succeeding}/webhook/completed-1`).describe()).rejects.toThrow();
+    expect(receiver.received).toHaveLength(0);
+    await receiver.close();
+  });
+
+  it('supports the legacy metadata.webhook_url with global defaults', async () => {
+    const receiver = await startWebhookReceiver();
+    const batchId = await runBatch(null, { metadata: { webhook_url: receiver.url } });
+    expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'delivered' });
+    const batch = (await (await h.api(`/v1/batches/${batchId}`)).json()) as any;
+    expect(batch.webhook).toEqual({ url: receiver.url, events: ['completed', 'failed', 'cancelled', 'expired'], max_retries: 3, timeout: 30, has_secret: false });
+    await receiver.close();
+  });
+});
