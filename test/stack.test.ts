@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -94,10 +95,25 @@ describe('embedded Postgres', () => {
 });
 
 describe.skipIf(!inject('temporalCliPath'))('Temporal dev server', () => {
+  it('refuses to start on a port something else already holds', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const { port } = squatter.address() as { port: number };
+    try {
+      await expect(
+        startTemporalDevServer({ cliPath: inject('temporalCliPath'), dbFile: path.join(tmp, 'busy.db'), port, headless: true, log: quiet }),
+      ).rejects.toThrow(/already in use/);
+    } finally {
+      squatter.close();
+    }
+  });
+
   it('registers search attributes and keeps workflows across a restart', async () => {
     const cliPath = inject('temporalCliPath');
     const dbFile = path.join(tmp, 'temporal', 'state.db');
-    const [port, uiPort] = [await findFreePort(), await findFreePort()];
+    const port = await findFreePort();
+    let uiPort = await findFreePort();
+    while (uiPort === port) uiPort = await findFreePort();
     const batchId = defineSearchAttributeKey('BatchId', SearchAttributeType.KEYWORD);
     const options = {
       cliPath,

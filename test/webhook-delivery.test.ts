@@ -1,3 +1,5 @@
+import OpenAI from 'openai';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
@@ -43,7 +45,11 @@ describe('webhook delivery', () => {
     expect(event).toMatchObject({ object: 'event', type: 'batch.completed', data: { id: batchId, status: 'completed' } });
     expect(event.id).toMatch(/^evt_/);
     expect(last.headers['x-webhook-event']).toBe('batch.completed');
-    expect(() => verifyWebhookSignature({ payload: last.body, headers: last.headers as Record<string, string>, secret: SECRET })).not.toThrow();
+    const headers = last.headers as Record<string, string>;
+    expect(() => verifyWebhookSignature({ payload: last.body, headers, secret: SECRET })).not.toThrow();
+    // Receivers using OpenAI's SDK or the standardwebhooks library verify our deliveries unchanged.
+    await expect(new OpenAI({ apiKey: 'unused', webhookSecret: SECRET }).webhooks.unwrap(last.body, headers)).resolves.toMatchObject({ id: event.id });
+    expect(new Webhook(SECRET).verify(last.body, headers)).toMatchObject({ id: event.id });
 
     const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
     expect(log.data.map((a: any) => [a.attempt, a.status_code, a.success])).toEqual([
@@ -93,6 +99,41 @@ describe('webhook delivery', () => {
     expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'delivered' });
     const batch = (await (await h.api(`/v1/batches/${batchId}`)).json()) as any;
     expect(batch.webhook).toEqual({ url: receiver.url, events: ['completed', 'failed', 'cancelled', 'expired'], max_retries: 3, timeout: 30, has_secret: false });
+    await receiver.close();
+  });
+
+  it('lets a delivery outlive its batch workflow without holding it up', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const receiver = await startWebhookReceiver(() => ({ status: 200, until: gate }));
+    const batchId = await runBatch({ url: receiver.url, timeout: 60 });
+    const batchRun = await h.env.client.workflow.getHandle(`batch-${batchId}`).describe();
+    expect(batchRun.status.name).toBe('COMPLETED');
+    const deliveryHandle = h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`);
+    expect((await deliveryHandle.describe()).status.name).toBe('RUNNING');
+    release();
+    expect(await deliveryHandle.result()).toMatchObject({ status: 'delivered', attempts: 1 });
+    await receiver.close();
+  });
+
+  it('keeps every secret out of workflow histories, memos and API responses', async () => {
+    const receiver = await startWebhookReceiver((n) => ({ status: n === 1 ? 500 : 200 }));
+    const batchId = await runBatch({ url: receiver.url, secret: SECRET, max_retries: 2 });
+    await delivery(batchId, 'completed');
+    const workflowIds = [`batch-${batchId}`, `batch-${batchId}/webhook/completed-1`];
+    for (const id of workflowIds) {
+      const handle = h.env.client.workflow.getHandle(id);
+      const history = JSON.stringify(await handle.fetchHistory());
+      expect(history.length).toBeGreaterThan(100);
+      expect(history).not.toContain(SECRET);
+      expect(history).not.toContain(Buffer.from(SECRET).toString('base64'));
+      expect(JSON.stringify(await handle.describe())).not.toContain(SECRET);
+    }
+    const memo = (await h.env.client.workflow.getHandle(workflowIds[1]!).describe()).memo;
+    expect(memo).toMatchObject({ webhookUrl: receiver.url });
+    for (const path of [`/v1/batches/${batchId}`, '/v1/batches', `/v1/batches/${batchId}/webhook_deliveries`, '/v1/webhooks/dead-letter']) {
+      expect(await (await h.api(path)).text()).not.toContain(SECRET);
+    }
     await receiver.close();
   });
 });

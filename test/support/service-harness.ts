@@ -41,9 +41,11 @@ export interface Harness {
  * time-skipping Temporal server, the echo upstream, a worker and the API.
  */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  // Owners are unique per harness so test files sharing one database never see each other's data.
+  const run = Math.random().toString(36).slice(2, 10);
   const config = parseConfig({
-    API_KEYS: `alice:${ALICE_KEY},bob:${BOB_KEY}`,
-    TEMPORAL_TASK_QUEUE: `test-${Math.random().toString(36).slice(2)}`,
+    API_KEYS: `alice-${run}:${ALICE_KEY},bob-${run}:${BOB_KEY}`,
+    TEMPORAL_TASK_QUEUE: `test-${run}`,
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     WEBHOOK_RETRY_INITIAL_SECONDS: '1',
     BATCH_CHUNK_SIZE: '5',

@@ -33,6 +33,7 @@ export function createLocalEnv(
       ip: '127.0.0.1',
       namespace: opts.namespace ?? 'default',
       searchAttributes: opts.searchAttributes ?? SEARCH_ATTRIBUTES,
+      log: { format: 'pretty', level: 'error' },
     },
   });
 }

@@ -7,7 +7,10 @@ export interface ReceivedWebhook {
   receivedAt: number;
 }
 
-export type ReceiverBehaviour = (attemptNumber: number, req: ReceivedWebhook) => { status: number; delayMs?: number; headers?: Record<string, string> };
+export type ReceiverBehaviour = (
+  attemptNumber: number,
+  req: ReceivedWebhook,
+) => { status: number; delayMs?: number; headers?: Record<string, string>; /** Answer only once this settles. */ until?: Promise<unknown> };
 
 /** A real local HTTP receiver that records every request and answers as told. */
 export async function startWebhookReceiver(behaviour: ReceiverBehaviour = () => ({ status: 200 })) {
@@ -24,7 +27,8 @@ export async function startWebhookReceiver(behaviour: ReceiverBehaviour = () => 
         res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
         res.end(`receiver says ${answer.status}`);
       };
-      if (answer.delayMs) setTimeout(reply, answer.delayMs).unref();
+      if (answer.until) void answer.until.then(reply);
+      else if (answer.delayMs) setTimeout(reply, answer.delayMs).unref();
       else reply();
     });
   });
