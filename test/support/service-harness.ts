@@ -10,7 +10,7 @@ import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/up
 import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
 import { createBatchWorker } from '../../src/worker/create-worker.js';
 import { ensureSearchAttributes } from '../../src/worker/ensure-search-attributes.js';
-import { createTestEnv } from './temporal.js';
+import { createLocalEnv, createTestEnv } from './temporal.js';
 
 // Keep test output to what matters: SDK errors only (expected activity retries are not noise-worthy).
 Runtime.install({
@@ -40,7 +40,10 @@ export interface Harness {
  * The whole service on real servers: Postgres from the global setup, a
  * time-skipping Temporal server, the echo upstream, a worker and the API.
  */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  opts: { server?: 'time-skipping' | 'dev-server' } = {},
+): Promise<Harness> {
   // Owners are unique per harness so test files sharing one database never see each other's data.
   const run = Math.random().toString(36).slice(2, 10);
   const config = parseConfig({
@@ -57,7 +60,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const log = createLogger(config.logLevel, 'test');
   const pool = createPool(inject('databaseUrl'), 5);
   const echo = await startEchoServer({});
-  const testEnv = await createTestEnv();
+  // The dev server has visibility (list by search attribute) but real time; the test server skips time.
+  const testEnv = opts.server === 'dev-server' ? await createLocalEnv() : await createTestEnv();
   await ensureSearchAttributes(testEnv.nativeConnection, 'default');
   const upstream: UpstreamClient = createUpstreamClient({ ...config.upstream, baseUrl: echo.url });
   const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });

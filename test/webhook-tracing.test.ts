@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatLines, startHarness, type Harness } from './support/service-harness.js';
+import { startWebhookReceiver } from './support/webhook-receiver.js';
+
+// A real Temporal dev server (the one behind the Web UI), so visibility queries work.
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ BATCH_PROGRESS_INTERVAL_SECONDS: '1', BATCH_CHUNK_CONCURRENCY: '1' }, { server: 'dev-server' });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function startBatch(lines: string, webhook: Record<string, unknown>) {
+  const fileId = await h.upload(lines);
+  const res = await h.api('/v1/batches', {
+    method: 'POST',
+    json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', webhook },
+  });
+  const batch = (await res.json()) as any;
+  await h.env.client.workflow.getHandle(`batch-${batch.id}`).result();
+  return batch.id as string;
+}
+
+async function listIds(query: string) {
+  const ids: string[] = [];
+  for await (const wf of h.env.client.workflow.list({ query })) ids.push(wf.workflowId);
+  return ids.sort();
+}
+
+describe('tracing deliveries in the Web UI', () => {
+  it('finds every workflow of a batch by BatchId and deliveries by WebhookEventType, with the URL in the memo', async () => {
+    const receiver = await startWebhookReceiver();
+    // Slow chunks (1.2 s each, one at a time) so that progress events fall due.
+    const lines = chatLines(15, () => ({ echo_delay_ms: 1200 }));
+    const batchId = await startBatch(lines, { url: receiver.url, events: ['progress', 'completed'] });
+    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result();
+    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/progress-1`).result();
+
+    let all: string[] = [];
+    // Visibility is eventually consistent: poll briefly until the index has caught up.
+    for (let i = 0; i < 50 && !all.includes(`batch-${batchId}/webhook/completed-1`); i++) {
+      all = await listIds(`BatchId = "${batchId}"`);
+      if (!all.includes(`batch-${batchId}/webhook/completed-1`)) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(all).toContain(`batch-${batchId}`);
+    expect(all).toContain(`batch-${batchId}/webhook/completed-1`);
+    expect(all).toContain(`batch-${batchId}/webhook/progress-1`);
+    const completedOnly = await listIds(`BatchId = "${batchId}" AND WebhookEventType = "completed"`);
+    expect(completedOnly).toEqual([`batch-${batchId}/webhook/completed-1`]);
+
+    const description = await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).describe();
+    expect(description.memo).toMatchObject({ webhookUrl: receiver.url });
+
+    const types = receiver.received.map((r) => JSON.parse(r.body).type);
+    expect(types[types.length - 1]).toBe('batch.completed');
+    expect(types.filter((t) => t === 'batch.progress').length).toBeGreaterThanOrEqual(1);
+    const progress = JSON.parse(receiver.received.find((r) => JSON.parse(r.body).type === 'batch.progress')!.body);
+    expect(progress.data).toMatchObject({ id: batchId, status: 'in_progress' });
+    expect(progress.data.request_counts.completed).toBeGreaterThan(0);
+    await receiver.close();
+  });
+
+  it('sends no progress events unless asked for', async () => {
+    const receiver = await startWebhookReceiver();
+    const batchId = await startBatch(chatLines(10, () => ({ echo_delay_ms: 1200 })), { url: receiver.url });
+    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result();
+    expect(receiver.received.map((r) => JSON.parse(r.body).type)).toEqual(['batch.completed']);
+    await receiver.close();
+  });
+});
