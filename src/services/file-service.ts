@@ -49,7 +49,7 @@ export async function uploadFile(
   if (!contentType?.startsWith('multipart/form-data') || !body) {
     throw new ApiError(400, "Upload the file as multipart/form-data with fields 'purpose' and 'file'.", 'invalid_content_type');
   }
-  const id = newId('file');
+  const id = newId('file', '-');
   const row = await inTransaction(deps.pool, async (client) => {
     let purpose: string | undefined;
     let filename: string | undefined;

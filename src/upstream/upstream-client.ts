@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../shared/logger.js';
 
@@ -166,6 +167,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
 
   async function send(req: UpstreamRequest): Promise<UpstreamResult> {
     if (closed) throw new Error('upstream client is closed');
+    if (req.signal) allowManyListeners(req.signal);
     const maxAttempts = options.maxRetries + 1;
     for (let n = 1; ; n++) {
       if (req.signal?.aborted) throw abortError(req.signal);
@@ -256,6 +258,19 @@ function newRequestId(): string {
 
 function abortError(signal: AbortSignal): UpstreamAbortError {
   return new UpstreamAbortError('upstream request aborted by caller', { cause: signal.reason });
+}
+
+const widenedSignals = new WeakSet<AbortSignal>();
+
+/**
+ * One activity signal is shared by hundreds of concurrent sends, each adding an
+ * abort listener that it removes when done; that is by design, not a leak, so
+ * Node's warning at 11 listeners is lifted for such signals.
+ */
+function allowManyListeners(signal: AbortSignal): void {
+  if (widenedSignals.has(signal)) return;
+  widenedSignals.add(signal);
+  setMaxListeners(0, signal);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,5 +1,5 @@
 import type { NativeConnection } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from '../workflows/search-attributes.js';
 
 /**
@@ -9,7 +9,7 @@ import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from '../workflows/s
  */
 export async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {
   const wanted = [BATCH_ID_ATTRIBUTE.name, WEBHOOK_EVENT_TYPE_ATTRIBUTE.name];
-  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  const keyword = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   for (const name of wanted) {
     try {
       await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: { [name]: keyword } });

@@ -1,0 +1,122 @@
+import path from 'node:path';
+import { startApiServer } from '../api/api-server.js';
+import { loadConfigOrExit, type Config } from '../config.js';
+import { migrate } from '../db/migrate.js';
+import { createPool } from '../db/pool.js';
+import { createLogger } from '../shared/logger.js';
+import { startEchoServer } from '../upstream/echo-server.js';
+import { startWorkerRuntime } from '../worker/worker-runtime.js';
+import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { DEFAULT_TEMPORAL_BIN_CACHE_DIR, resolveTemporalCli } from './temporal-binaries.js';
+import { startTemporalDevServer } from './temporal-dev-server.js';
+
+/**
+ * `npm start`: the whole service on one machine. Whatever the environment
+ * does not point at is started here: Postgres (embedded-postgres), a Temporal
+ * dev server with its Web UI, and the demo echo upstream. Data lives under
+ * DATA_DIR, so a restart keeps batches and workflows.
+ */
+const DEV_API_KEY = 'sk-local-dev-key';
+const env = { ...process.env };
+const notes: string[] = [];
+if (!env.API_KEYS) {
+  env.API_KEYS = `local:${DEV_API_KEY}`;
+  notes.push(`API_KEYS is unset: using the development key ${DEV_API_KEY} (owner "local")`);
+}
+if (!env.WEBHOOK_ALLOW_PRIVATE_NETWORKS) {
+  env.WEBHOOK_ALLOW_PRIVATE_NETWORKS = 'true';
+  notes.push('WEBHOOK_ALLOW_PRIVATE_NETWORKS defaults to true here, so webhooks may target localhost and private networks (production default: false)');
+}
+const baseConfig = loadConfigOrExit(env);
+const log = createLogger(baseConfig.logLevel, 'stack');
+const say = (msg: string) => log.info(msg);
+const stops: (() => Promise<unknown>)[] = [];
+
+let databaseUrl = baseConfig.databaseUrl;
+if (!databaseUrl) {
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(baseConfig.dataDir, 'postgres'), port: 5433, log: say });
+  stops.push(() => pg.stop());
+  databaseUrl = pg.url;
+}
+
+let temporalAddress = baseConfig.temporal.address;
+let uiUrl: string | undefined;
+if (!temporalAddress) {
+  const cli = await resolveTemporalCli({ explicitPath: baseConfig.temporal.cliPath, cacheDir: DEFAULT_TEMPORAL_BIN_CACHE_DIR, log: say });
+  if (cli) {
+    const server = await startTemporalDevServer({
+      cliPath: cli.path,
+      dbFile: path.join(baseConfig.dataDir, 'temporal.db'),
+      port: 7233,
+      uiPort: baseConfig.temporal.uiPort,
+      namespace: baseConfig.temporal.namespace,
+      searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
+      log: say,
+    });
+    stops.push(() => server.stop());
+    temporalAddress = server.address;
+    uiUrl = server.uiUrl;
+  } else {
+    // Last resort, for machines with internet: the SDK downloads the dev server itself.
+    say('no Temporal CLI found locally: letting the Temporal SDK download one');
+    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+    const sdkEnv = await TestWorkflowEnvironment.createLocal({
+      server: {
+        ip: '127.0.0.1',
+        port: 7233,
+        ui: true,
+        uiPort: baseConfig.temporal.uiPort,
+        dbFilename: path.resolve(baseConfig.dataDir, 'temporal.db'),
+        namespace: baseConfig.temporal.namespace,
+      },
+    });
+    stops.push(() => sdkEnv.teardown());
+    temporalAddress = '127.0.0.1:7233';
+    uiUrl = `http://127.0.0.1:${baseConfig.temporal.uiPort}`;
+  }
+}
+
+let upstreamUrl = baseConfig.upstream.baseUrl;
+if (!upstreamUrl) {
+  const echo = await startEchoServer({ port: baseConfig.echo.port, latencyMs: baseConfig.echo.latencyMs, failureRate: baseConfig.echo.failureRate });
+  stops.push(() => echo.stop());
+  upstreamUrl = echo.url;
+  notes.push(`UPSTREAM_BASE_URL is unset: requests go to the built-in echo demo model at ${echo.url} (it echoes prompts; it is not a language model)`);
+}
+
+const config: Config = { ...baseConfig, databaseUrl, temporal: { ...baseConfig.temporal, address: temporalAddress } };
+if (!config.webhook.secret) notes.push('WEBHOOK_SECRET is unset: webhooks without their own secret are delivered unsigned');
+const pool = createPool(databaseUrl, config.databasePoolSize);
+await migrate(pool);
+const worker = await startWorkerRuntime(config, pool, log, upstreamUrl);
+const api = await startApiServer(config, pool, log);
+
+const shown = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+process.stdout.write(
+  [
+    '',
+    `  Batch API      http://${shown}:${api.port}/v1   (Authorization: Bearer <key>)`,
+    `  Temporal UI    ${uiUrl ?? '(external cluster at ' + temporalAddress + ')'}`,
+    `  Temporal gRPC  ${temporalAddress}`,
+    ...notes.map((n) => `  note: ${n}`),
+    '',
+  ].join('\n') + '\n',
+);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping: API, worker, then the embedded servers');
+    void (async () => {
+      await api.stop();
+      worker.stop();
+      await worker.done.catch(() => undefined);
+      await pool.end();
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      process.exit(0);
+    })();
+  });
+}
