@@ -17,7 +17,10 @@ export interface UpstreamClientOptions {
   apiKey?: string | undefined;
   /** Maximum concurrent requests across all callers, and the pool's connection count. */
   concurrency: number;
-  /** Per attempt: the longest wait for the response headers, and for each body chunk. */
+  /**
+   * Per attempt: the longest wait for the response headers, and then for each body chunk.
+   * undici's coarse timers may fire up to about a second late, which is fine for model calls.
+   */
   timeoutMs: number;
   /** Retries after the first attempt; `0` means one attempt only. */
   maxRetries: number;

@@ -6,14 +6,14 @@ import { signWebhook } from '../../src/webhooks/webhook-signer.js';
 
 // Runs the Python verifier printed in the receivers' docs against our signer, so the
 // docs cannot drift from what we send. Skipped where python3 is not installed.
-const DOC = new URL('../../docs/webhook-verification.md', import.meta.url);
+const DOC = new URL('../../docs/WEBHOOKS.md', import.meta.url);
 const hasPython = spawnSync('python3', ['--version']).status === 0;
 
 function pythonSnippet(): string {
   const doc = readFileSync(DOC, 'utf8');
   const marker = doc.indexOf('test/unit/webhook-verification-docs.test.ts');
   const block = /```python\n([\s\S]*?)```/.exec(doc.slice(marker));
-  if (marker < 0 || !block?.[1]) throw new Error('tested Python block not found in docs/webhook-verification.md');
+  if (marker < 0 || !block?.[1]) throw new Error('tested Python block not found in docs/WEBHOOKS.md');
   return block[1];
 }
 
@@ -74,7 +74,7 @@ function typescriptVerdict(c: Case): string {
   }
 }
 
-describe('docs/webhook-verification.md', () => {
+describe('docs/WEBHOOKS.md', () => {
   it.skipIf(!hasPython)('Python verifier agrees with ours on every case', () => {
     const run = spawnSync('python3', ['-c', pythonSnippet() + DRIVER], { input: JSON.stringify(cases), encoding: 'utf8', timeout: 30_000 });
     expect(run.stderr).toBe('');
