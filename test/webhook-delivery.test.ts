@@ -99,6 +99,11 @@ describe('webhook delivery', () => {
     expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'delivered' });
     const batch = (await (await h.api(`/v1/batches/${batchId}`)).json()) as any;
     expect(batch.webhook).toEqual({ url: receiver.url, events: ['completed', 'failed', 'cancelled', 'expired'], max_retries: 3, timeout: 30, has_secret: false });
+    // No secret anywhere: delivered unsigned, still identified.
+    const headers = receiver.received[0]!.headers;
+    expect(headers['webhook-id']).toMatch(/^evt_/);
+    expect(headers['webhook-signature']).toBeUndefined();
+    expect(headers['x-webhook-signature']).toBeUndefined();
     await receiver.close();
   });
 

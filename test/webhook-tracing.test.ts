@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
 
 // A real Temporal dev server (the one behind the Web UI), so visibility queries work.
+const GLOBAL_SECRET = 'global-signing-secret-for-tests';
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ BATCH_PROGRESS_INTERVAL_SECONDS: '1', BATCH_CHUNK_CONCURRENCY: '1' }, { server: 'dev-server' });
+  h = await startHarness(
+    { BATCH_PROGRESS_INTERVAL_SECONDS: '1', BATCH_CHUNK_CONCURRENCY: '1', WEBHOOK_SECRET: GLOBAL_SECRET },
+    { server: 'dev-server' },
+  );
 });
 afterAll(async () => {
   await h?.close();
@@ -66,6 +71,29 @@ describe('tracing deliveries in the Web UI', () => {
     const batchId = await startBatch(chatLines(10, () => ({ echo_delay_ms: 1200 })), { url: receiver.url });
     await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result();
     expect(receiver.received.map((r) => JSON.parse(r.body).type)).toEqual(['batch.completed']);
+    await receiver.close();
+  });
+
+  it('honours Retry-After on 429 instead of the backoff schedule', async () => {
+    // Real time on the dev server: the default first backoff here is 1 s; Retry-After asks for 3 s.
+    const receiver = await startWebhookReceiver((n) => (n === 1 ? { status: 429, headers: { 'retry-after': '3' } } : { status: 200 }));
+    const batchId = await startBatch(chatLines(1), { url: receiver.url, max_retries: 2 });
+    expect(await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result()).toMatchObject({ status: 'delivered', attempts: 2 });
+    const [first, second] = receiver.received;
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(2_900);
+    await receiver.close();
+  });
+
+  it('signs with the global WEBHOOK_SECRET when the webhook has none, and keeps it out of history', async () => {
+    const receiver = await startWebhookReceiver();
+    const batchId = await startBatch(chatLines(1), { url: receiver.url });
+    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result();
+    const hit = receiver.received[0]!;
+    expect(hit.headers['x-webhook-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(() => verifyWebhookSignature({ payload: hit.body, headers: hit.headers as Record<string, string>, secret: GLOBAL_SECRET })).not.toThrow();
+    for (const id of [`batch-${batchId}`, `batch-${batchId}/webhook/completed-1`]) {
+      expect(JSON.stringify(await h.env.client.workflow.getHandle(id).fetchHistory())).not.toContain(GLOBAL_SECRET);
+    }
     await receiver.close();
   });
 });
