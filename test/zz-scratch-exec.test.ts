@@ -27,9 +27,11 @@ it('probe: stop worker then sleep 25h', async () => {
   console.log('stopped in', Date.now() - t0);
   t0 = Date.now();
   console.log('time before', new Date(await h.env.currentTimeMs()).toISOString());
-  await h.env.sleep('25h');
-  console.log('slept in', Date.now() - t0, new Date(await h.env.currentTimeMs()).toISOString());
+  const sl = h.env.sleep('25h');
+  for (let i = 0; i < 10; i++) { await new Promise((r) => setTimeout(r, 1000)); console.log('now', new Date(await h.env.currentTimeMs()).toISOString()); }
   await h.startWorker();
+  await sl;
+  console.log('slept in', Date.now() - t0, new Date(await h.env.currentTimeMs()).toISOString());
   t0 = Date.now();
   const out = await h.env.client.workflow.getHandle(`batch-${b.id}`).result();
   console.log('outcome', out, 'real ms', Date.now() - t0);

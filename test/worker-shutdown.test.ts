@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { chatLines, startHarness, type Harness } from './support/service-harness.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({}, { server: 'dev-server' });
+  await h.stopWorker(); // the production worker process below does the work
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** `npm run worker` as its own process, configured only through the environment. */
+function startWorkerProcess() {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
+    cwd: REPO,
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: inject('databaseUrl'),
+      TEMPORAL_ADDRESS: h.env.address,
+      TEMPORAL_TASK_QUEUE: h.config.temporal.taskQueue,
+      UPSTREAM_BASE_URL: h.echo.url,
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const started = new Promise<void>((resolve) => {
+    child.stdout.on('data', () => {
+      if (output.includes('"msg":"worker started"')) resolve();
+    });
+  });
+  return { child, started, output: () => output };
+}
+
+describe('the worker process', () => {
+  it('shuts down cleanly on SIGTERM mid-batch, and the batch completes on the next worker', async () => {
+    const first = startWorkerProcess();
+    await first.started;
+    const fileId = await h.upload(chatLines(20, () => ({ echo_delay_ms: 1500 })));
+    const res = await h.api('/v1/batches', {
+      method: 'POST',
+      json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' },
+    });
+    const batch = (await res.json()) as any;
+    // Wait until requests are in flight on the first worker.
+    while (((await (await h.api(`/v1/batches/${batch.id}`)).json()) as any).status !== 'in_progress') {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    first.child.kill('SIGTERM');
+    const [code] = await once(first.child, 'exit');
+    expect(code).toBe(0);
+    expect(first.output()).toContain('worker stopped');
+
+    const second = startWorkerProcess();
+    await second.started;
+    expect(await h.env.client.workflow.getHandle(`batch-${batch.id}`).result()).toBe('completed');
+    const done = (await (await h.api(`/v1/batches/${batch.id}`)).json()) as any;
+    expect(done.request_counts).toEqual({ total: 20, completed: 20, failed: 0 });
+    const lines = (await (await h.api(`/v1/files/${done.output_file_id}/content`)).text()).trim().split('\n');
+    expect(new Set(lines.map((l) => JSON.parse(l).custom_id)).size).toBe(20);
+    expect(lines).toHaveLength(20);
+    second.child.kill('SIGTERM');
+    await once(second.child, 'exit');
+  });
+});
