@@ -100,8 +100,9 @@ describe.skipIf(!inject('temporalCliPath'))('Temporal dev server', () => {
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
     const { port } = squatter.address() as { port: number };
     try {
+      const dbFile = path.join(tmp, 'busy.db');
       await expect(
-        startTemporalDevServer({ cliPath: inject('temporalCliPath'), dbFile: path.join(tmp, 'busy.db'), port, headless: true, log: quiet }),
+        startTemporalDevServer({ cliPath: inject('temporalCliPath'), dbFile, port, headless: true, log: quiet }),
       ).rejects.toThrow(/already in use/);
     } finally {
       squatter.close();
