@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../shared/logger.js';
+import { Semaphore } from './semaphore.js';
 
 /**
  * HTTP client for the OpenAI-compatible model server. One instance is shared
@@ -122,7 +123,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       pipelining: 1,
       keepAliveTimeout: 30_000,
     });
-  const slots = new Semaphore(options.concurrency);
+  const slots = new Semaphore(options.concurrency, abortError);
   const staticHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (options.apiKey) staticHeaders.authorization = `Bearer ${options.apiKey}`;
   let closed = false;
@@ -289,41 +290,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** FIFO counting semaphore; a waiter whose signal aborts leaves the queue. */
-class Semaphore {
-  active = 0;
-  private readonly waiters: { grant: () => void; onAbort: () => void }[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  acquire(signal: AbortSignal | undefined): Promise<void> {
-    if (this.active < this.limit && this.waiters.length === 0) {
-      this.active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        grant: () => {
-          signal?.removeEventListener('abort', waiter.onAbort);
-          resolve();
-        },
-        onAbort: () => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) this.waiters.splice(index, 1);
-          reject(abortError(signal!));
-        },
-      };
-      this.waiters.push(waiter);
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
-    });
-  }
-
-  release(): void {
-    const next = this.waiters.shift();
-    // The slot passes straight to the next waiter, so `active` stays the same.
-    if (next) next.grant();
-    else this.active--;
-  }
 }
