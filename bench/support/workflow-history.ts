@@ -1,0 +1,38 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
+
+export interface RunHistory {
+  runId: string;
+  status: string;
+  events: number;
+}
+
+const VISIBILITY_WAIT_MS = 20_000;
+
+/**
+ * Every run in a workflow id's continue-as-new chain with its history length,
+ * oldest first. Visibility is eventually consistent, so the listing is
+ * retried (bounded) until the run that closed the chain shows up as closed.
+ */
+export async function historyPerRun(client: Client, workflowId: string): Promise<RunHistory[]> {
+  const deadline = Date.now() + VISIBILITY_WAIT_MS;
+  for (;;) {
+    const listed: { runId: string; status: string; startMs: number }[] = [];
+    for await (const info of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+      listed.push({ runId: info.runId, status: info.status.name, startMs: info.startTime.getTime() });
+    }
+    const closed = listed.some((r) => r.status === 'COMPLETED' || r.status === 'FAILED' || r.status === 'TERMINATED');
+    const open = listed.some((r) => r.status === 'RUNNING');
+    if ((closed && !open) || Date.now() > deadline) {
+      listed.sort((a, b) => a.startMs - b.startMs);
+      const runs: RunHistory[] = [];
+      for (const run of listed) {
+        // Count the events themselves rather than trusting the listing's historyLength.
+        const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
+        runs.push({ runId: run.runId, status: run.status, events: history.events?.length ?? 0 });
+      }
+      return runs;
+    }
+    await delay(250);
+  }
+}
