@@ -120,4 +120,19 @@ describe('a batch from upload to output file', () => {
     expect(conflict.status).toBe(409);
     await finish(first.id);
   });
+
+  it('treats a workflow cancelled from the Temporal UI or CLI like a user cancel', async () => {
+    const fileId = await h.upload(chatLines(10, () => ({ echo_delay_ms: 1000 })));
+    const { body } = await createBatch(fileId);
+    const handle = h.env.client.workflow.getHandle(`batch-${body.id}`);
+    while (((await (await h.api(`/v1/batches/${body.id}`)).json()) as any).status !== 'in_progress') {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await handle.cancel();
+    expect(await handle.result()).toBe('cancelled');
+    const batch = (await (await h.api(`/v1/batches/${body.id}`)).json()) as any;
+    expect(batch.status).toBe('cancelled');
+    expect(batch.cancelled_at).toEqual(expect.any(Number));
+    expect(batch.request_counts.completed + batch.request_counts.failed).toBe(10);
+  });
 });

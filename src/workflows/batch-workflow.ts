@@ -67,6 +67,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
   const deadlineMs = input.resume?.deadlineMs ?? startedAtMs + plan.completionWindowMs;
   const eventCounters: EventCounters = { ...input.resume?.eventCounters };
   const emit = (event: Parameters<typeof emitLifecycleEvent>[3]) => emitLifecycleEvent(batchId, plan, eventCounters, event);
+  // Writing the files and telling the user must happen even when the workflow is being cancelled.
+  const finish = (status: 'completed' | 'cancelled' | 'expired') =>
+    CancellationScope.nonCancellable(async () => {
+      await finalizeBatch({ batchId, status });
+      await emit(status);
+      return status;
+    });
 
   try {
     let total: number;
@@ -95,11 +102,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
         resume: { plan, deadlineMs, total, ...state, eventCounters, cancelRequested },
       });
     }
-    await finalizeBatch({ batchId, status: run });
-    await emit(run);
-    return run;
+    return await finish(run);
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    // The workflow itself was cancelled (e.g. from the Web UI): end like a user's cancel.
+    if (isCancellation(err)) return await finish('cancelled');
     // Anything that escapes is a bug or a non-retryable infrastructure fault:
     // the user still gets a terminal status and a `failed` event.
     await failBatch({ batchId, message: 'The batch could not be processed because of an internal error.' });
@@ -162,7 +168,16 @@ async function processUntilDone(
     );
 
   const remainingMs = Math.max(0, deadlineMs - Date.now());
-  const inTime = await condition(() => finished || isCancelRequested(), remainingMs);
+  let inTime: boolean;
+  try {
+    inTime = await condition(() => finished || isCancelRequested(), remainingMs);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Workflow cancellation reaches the chunks too; wait until they have stopped writing.
+    scope.cancel();
+    await processing;
+    return 'cancelled';
+  }
   if (!finished) {
     scope.cancel();
     await processing;
