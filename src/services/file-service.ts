@@ -78,7 +78,12 @@ export async function uploadFile(
 
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: { 'content-type': contentType }, limits: { files: 1, fileSize: MAX_INPUT_FILE_BYTES, fields: 10 } });
+      // Clients (browsers, undici's FormData, the OpenAI SDK) send file names as raw UTF-8; busboy assumes latin1.
+      parser = busboy({
+        headers: { 'content-type': contentType },
+        defParamCharset: 'utf8',
+        limits: { files: 1, fileSize: MAX_INPUT_FILE_BYTES, fields: 10 },
+      });
     } catch {
       throw new ApiError(400, 'Malformed multipart/form-data request.', 'invalid_multipart');
     }

@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   defineSignal,
   isCancellation,
@@ -104,6 +105,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
     }
     return await finish(run);
   } catch (err) {
+    // continueAsNew() ends this run by throwing ContinueAsNew: not a failure, let it through.
+    if (err instanceof ContinueAsNew) throw err;
     // The workflow itself was cancelled (e.g. from the Web UI): end like a user's cancel.
     if (isCancellation(err)) return await finish('cancelled');
     // Anything that escapes is a bug or a non-retryable infrastructure fault:

@@ -13,6 +13,16 @@ const ListFilesQuery = z.object({
   order: z.enum(['asc', 'desc']).default('desc'),
 });
 
+/**
+ * RFC 6266: an ASCII fallback name plus the exact name as RFC 5987 UTF-8, so
+ * any stored name (uploads may be named in any script) makes a valid header.
+ */
+function contentDisposition(filename: string): string {
+  const fallback = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
 export function filesRoutes(deps: ServiceDeps) {
   return new Hono<{ Variables: AuthVariables }>()
     .post('/', async (c) => c.json(await uploadFile(deps, c.get('owner'), c.req.header('content-type'), c.req.raw.body)))
@@ -26,7 +36,7 @@ export function filesRoutes(deps: ServiceDeps) {
       return c.body(stream, 200, {
         'content-type': 'application/octet-stream',
         'content-length': String(file.bytes),
-        'content-disposition': `attachment; filename="${file.filename.replace(/["\\\r\n]/g, '_')}"`,
+        'content-disposition': contentDisposition(file.filename),
       });
     })
     .delete('/:id', async (c) => c.json(await deleteFileObject(deps, c.get('owner'), c.req.param('id'))));
