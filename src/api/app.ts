@@ -19,7 +19,11 @@ export function createApp(deps: ServiceDeps) {
 
   app.notFound((c) => c.json(new ApiError(404, `Unknown route: ${c.req.method} ${c.req.path}`, 'unknown_route').toBody(), 404));
   app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(err.toBody(), err.status);
+    if (err instanceof ApiError) {
+      // OpenAI's clients retry 409s and some 4xx unless told not to; a client error will not change on retry.
+      if (err.status < 500) c.header('x-should-retry', 'false');
+      return c.json(err.toBody(), err.status);
+    }
     if (err instanceof HTTPException && err.status < 500) {
       return c.json(new ApiError(err.status, err.message || 'Bad request.').toBody(), err.status);
     }

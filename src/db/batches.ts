@@ -202,6 +202,7 @@ export async function markFinished(
   await db.query(
     `UPDATE batches SET status = $2::text, ${stampColumn} = COALESCE(${stampColumn}, now()),
         finalizing_at = CASE WHEN $2::text = 'completed' THEN COALESCE(finalizing_at, now()) ELSE finalizing_at END,
+        cancelling_at = CASE WHEN $2::text = 'cancelled' THEN COALESCE(cancelling_at, now()) ELSE cancelling_at END,
         output_file_id = $3::text, error_file_id = $4::text,
         completed_count = $5::int, failed_count = $6::int
       WHERE id = $1::text`,

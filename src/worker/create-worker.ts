@@ -9,6 +9,8 @@ export interface BatchWorkerOptions {
   deps: ActivityDeps;
   /** How long in-flight activities may finish on shutdown before they are cancelled and handed back. */
   shutdownGraceTime?: string;
+  /** Workflows kept in memory between tasks; 0 disables the sticky cache (tests on the time-skipping server). */
+  maxCachedWorkflows?: number;
 }
 
 /** A worker that runs batch, delivery and bulk-retry workflows with their activities. */
@@ -20,6 +22,7 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Worke
     workflowBundle: await bundleWorkflows(),
     activities: createActivities(opts.deps),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+    ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
     // Chunk activities mostly wait on the upstream client, whose own semaphore bounds the real concurrency.
     maxConcurrentActivityTaskExecutions: 64,
   });

@@ -58,14 +58,14 @@ export type BatchOutcome = 'completed' | 'failed' | 'cancelled' | 'expired';
  */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOutcome> {
   const { batchId } = input;
-  const startedAtMs = Date.now();
   let cancelRequested = input.resume?.cancelRequested ?? false;
   setHandler(cancelBatchSignal, () => {
     cancelRequested = true;
   });
 
   const plan = input.resume?.plan ?? (await loadBatchPlan({ batchId }));
-  const deadlineMs = input.resume?.deadlineMs ?? startedAtMs + plan.completionWindowMs;
+  // The window opens when the batch was submitted (the workflow started), even if no worker ran it at first.
+  const deadlineMs = input.resume?.deadlineMs ?? workflowInfo().startTime.getTime() + plan.completionWindowMs;
   const eventCounters: EventCounters = { ...input.resume?.eventCounters };
   const emit = (event: Parameters<typeof emitLifecycleEvent>[3]) => emitLifecycleEvent(batchId, plan, eventCounters, event);
   // Writing the files and telling the user must happen even when the workflow is being cancelled.

@@ -97,6 +97,9 @@ export async function startHarness(
         taskQueue: config.temporal.taskQueue,
         deps: { pool, upstream, webhookDispatcher, config, log },
         shutdownGraceTime: '1s',
+        // The time-skipping server never expires a stopped worker's sticky queue; without a cache
+        // a restarted worker picks the batch up at once.
+        maxCachedWorkflows: opts.server === 'dev-server' ? undefined : 0,
       });
       running = worker.run();
     },
