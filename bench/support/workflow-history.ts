@@ -23,7 +23,7 @@ export async function historyPerRun(client: Client, workflowId: string): Promise
     }
     const closed = listed.some((r) => r.status === 'COMPLETED' || r.status === 'FAILED' || r.status === 'TERMINATED');
     const open = listed.some((r) => r.status === 'RUNNING');
-    if ((closed && !open) || Date.now() > deadline) {
+    if (closed && !open) {
       listed.sort((a, b) => a.startMs - b.startMs);
       const runs: RunHistory[] = [];
       for (const run of listed) {
@@ -32,6 +32,9 @@ export async function historyPerRun(client: Client, workflowId: string): Promise
         runs.push({ runId: run.runId, status: run.status, events: history.events?.length ?? 0 });
       }
       return runs;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`visibility did not list the closed chain of ${workflowId} within ${VISIBILITY_WAIT_MS / 1000} s`);
     }
     await delay(250);
   }

@@ -67,9 +67,19 @@ export async function saveFinishedRequests(
           SET state = r.state, result_line = r.result_line, finished_at = now()
          FROM unnest($2::int[], $3::text[], $4::text[]) AS r(line, state, result_line)
         WHERE b.batch_id = $1::text AND b.line = r.line AND b.state = 'pending'
+          -- The explicit line range keeps the plan on the primary key even before
+          -- the table has statistics (otherwise each flush may scan the whole batch).
+          AND b.line BETWEEN $5::int AND $6::int
        RETURNING b.state)
      SELECT state, count(*)::int AS n FROM updated GROUP BY state`,
-    [batchId, results.map((r) => r.line), results.map((r) => r.state), results.map((r) => r.resultLine)],
+    [
+      batchId,
+      results.map((r) => r.line),
+      results.map((r) => r.state),
+      results.map((r) => r.resultLine),
+      Math.min(...results.map((r) => r.line)),
+      Math.max(...results.map((r) => r.line)),
+    ],
   );
   const count = (state: string) => rows.find((r) => r.state === state)?.n ?? 0;
   return { completed: count('completed'), failed: count('failed') };

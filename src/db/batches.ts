@@ -2,6 +2,8 @@ import type { Pool, PoolClient } from './pool.js';
 
 type Queryable = Pool | PoolClient;
 
+// Status timestamps use clock_timestamp(): now() would stamp the start of a long transaction.
+
 export type BatchStatus =
   | 'validating'
   | 'failed'
@@ -156,7 +158,7 @@ export async function deleteBatchById(db: Queryable, id: string): Promise<void> 
  */
 export async function markCancelling(db: Queryable, owner: string, id: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE batches SET status = 'cancelling', cancelling_at = now()
+    `UPDATE batches SET status = 'cancelling', cancelling_at = clock_timestamp()
       WHERE id = $1::text AND owner = $2::text AND status IN ('validating', 'in_progress')`,
     [id, owner],
   );
@@ -167,7 +169,7 @@ export async function markInProgress(db: Queryable, id: string, total: number): 
   await db.query(
     `UPDATE batches SET total_count = $2::int,
         status = CASE WHEN status = 'validating' THEN 'in_progress' ELSE status END,
-        in_progress_at = COALESCE(in_progress_at, now())
+        in_progress_at = COALESCE(in_progress_at, clock_timestamp())
       WHERE id = $1::text`,
     [id, total],
   );
@@ -175,7 +177,7 @@ export async function markInProgress(db: Queryable, id: string, total: number): 
 
 export async function markFinalizing(db: Queryable, id: string): Promise<void> {
   await db.query(
-    `UPDATE batches SET status = 'finalizing', finalizing_at = COALESCE(finalizing_at, now())
+    `UPDATE batches SET status = 'finalizing', finalizing_at = COALESCE(finalizing_at, clock_timestamp())
       WHERE id = $1::text AND status = 'in_progress'`,
     [id],
   );
@@ -183,7 +185,7 @@ export async function markFinalizing(db: Queryable, id: string): Promise<void> {
 
 export async function markFailed(db: Queryable, id: string, errors: BatchErrorItem[]): Promise<void> {
   await db.query(
-    `UPDATE batches SET status = 'failed', failed_at = COALESCE(failed_at, now()), errors = $2::jsonb
+    `UPDATE batches SET status = 'failed', failed_at = COALESCE(failed_at, clock_timestamp()), errors = $2::jsonb
       WHERE id = $1::text`,
     [id, JSON.stringify(errors)],
   );
@@ -200,9 +202,9 @@ export async function markFinished(
 ): Promise<void> {
   const stampColumn = { completed: 'completed_at', cancelled: 'cancelled_at', expired: 'expired_at' }[status];
   await db.query(
-    `UPDATE batches SET status = $2::text, ${stampColumn} = COALESCE(${stampColumn}, now()),
-        finalizing_at = CASE WHEN $2::text = 'completed' THEN COALESCE(finalizing_at, now()) ELSE finalizing_at END,
-        cancelling_at = CASE WHEN $2::text = 'cancelled' THEN COALESCE(cancelling_at, now()) ELSE cancelling_at END,
+    `UPDATE batches SET status = $2::text, ${stampColumn} = COALESCE(${stampColumn}, clock_timestamp()),
+        finalizing_at = CASE WHEN $2::text = 'completed' THEN COALESCE(finalizing_at, clock_timestamp()) ELSE finalizing_at END,
+        cancelling_at = CASE WHEN $2::text = 'cancelled' THEN COALESCE(cancelling_at, clock_timestamp()) ELSE cancelling_at END,
         output_file_id = $3::text, error_file_id = $4::text,
         completed_count = $5::int, failed_count = $6::int
       WHERE id = $1::text`,
