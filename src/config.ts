@@ -60,7 +60,7 @@ const EnvSchema = z.object({
   ECHO_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
 
   BATCH_CHUNK_SIZE: int(1, 10_000).default(500),
-  BATCH_CHUNK_CONCURRENCY: int(1, 64).default(2),
+  BATCH_CHUNK_CONCURRENCY: int(1, 64).default(4),
   BATCH_PROGRESS_INTERVAL_SECONDS: int(1, 86_400).default(60),
   BATCH_CONTINUE_AS_NEW_EVENTS: int(50, 40_000).default(2_000),
 

@@ -10,7 +10,7 @@ describe('configuration from the environment', () => {
     const config = parseConfig({});
     expect(config.port).toBe(4080);
     expect(config.webhook).toMatchObject({ defaultMaxRetries: 3, defaultTimeoutSeconds: 30, allowPrivateNetworks: false, secret: undefined });
-    expect(config.batch).toMatchObject({ chunkSize: 500, chunkConcurrency: 2 });
+    expect(config.batch).toMatchObject({ chunkSize: 500, chunkConcurrency: 4 });
   });
 
   it('parses owner:key pairs and booleans; empty strings mean unset', () => {
