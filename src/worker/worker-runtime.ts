@@ -30,5 +30,9 @@ export async function startWorkerRuntime(config: Config, pool: Pool, log: Logger
     await webhookDispatcher.close();
     await connection.close();
   });
-  return { done, stop: () => worker.shutdown() };
+  // The SDK also shuts workers down on SIGINT/SIGTERM by itself; stopping twice is a no-op.
+  const stop = () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  return { done, stop };
 }
