@@ -1,9 +1,7 @@
-import { toBatchObject } from '../../src/batches/batch-object.js';
-import { eventTypeName } from '../../src/batches/lifecycle-events.js';
 import { insertBatch, type BatchRow } from '../../src/db/batches.js';
 import type { Pool } from '../../src/db/pool.js';
-import { insertWebhookEventOnce } from '../../src/db/webhook-events.js';
 import { newId } from '../../src/shared/ids.js';
+import { freezeWebhookEvent } from '../../src/webhooks/freeze-webhook-event.js';
 import { runInLanes } from './measure.js';
 
 export const SEEDED_EVENT = 'progress' as const;
@@ -45,15 +43,7 @@ export async function seedWebhookEvents(
   const slots = Array.from({ length: opts.count }, (_, i) => ({ batch: rows[i % rows.length]!, seq: Math.floor(i / rows.length) + 1 }));
   const events: SeededEvent[] = new Array(slots.length);
   await runInLanes(slots, 8, async ({ batch, seq }, i) => {
-    const id = newId('evt');
-    const payload = JSON.stringify({
-      id,
-      object: 'event',
-      type: eventTypeName(SEEDED_EVENT),
-      created_at: Math.floor(Date.now() / 1000),
-      data: toBatchObject(batch),
-    });
-    const event = await insertWebhookEventOnce(pool, { id, owner: batch.owner, batchId: batch.id, type: SEEDED_EVENT, seq, payload });
+    const event = await freezeWebhookEvent(pool, batch, SEEDED_EVENT, seq);
     events[i] = { batchId: batch.id, eventId: event.id, seq, payload: event.payload };
   });
   return events;

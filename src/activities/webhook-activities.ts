@@ -1,34 +1,22 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { toBatchObject } from '../batches/batch-object.js';
-import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
+import type { LifecycleEvent } from '../batches/lifecycle-events.js';
 import { findBatchById } from '../db/batches.js';
 import { listAttemptsOfDelivery } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
-import { findWebhookEvent, insertWebhookEventOnce } from '../db/webhook-events.js';
-import { newId } from '../shared/ids.js';
+import { findWebhookEvent } from '../db/webhook-events.js';
+import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
 import { deliverWebhookAttempt } from './deliver-webhook.js';
 
 export function createWebhookActivities(deps: ActivityDeps) {
   const { pool, log } = deps;
   return {
-    /**
-     * Freezes an event: its id and body (the Batch object as GET returns it
-     * now) are stored once, and every attempt and retry sends exactly these bytes.
-     */
+    /** Freezes the event's id and body in Postgres; see freezeWebhookEvent. */
     async recordWebhookEvent({ batchId, event, seq }: { batchId: string; event: LifecycleEvent; seq: number }) {
       const batch = await findBatchById(pool, batchId);
       if (!batch) throw ApplicationFailure.create({ type: 'BatchNotFound', message: `batch ${batchId} not found`, nonRetryable: true });
-      const id = newId('evt');
-      const payload = JSON.stringify({
-        id,
-        object: 'event',
-        type: eventTypeName(event),
-        created_at: Math.floor(Date.now() / 1000),
-        data: toBatchObject(batch),
-      });
-      const row = await insertWebhookEventOnce(pool, { id, owner: batch.owner, batchId, type: event, seq, payload });
+      const row = await freezeWebhookEvent(pool, batch, event, seq);
       return { eventId: row.id };
     },
 
