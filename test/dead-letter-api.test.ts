@@ -158,4 +158,26 @@ describe('dead-letter queue API', () => {
     expect((await h.api('/v1/webhooks/dead-letter/retry', { method: 'POST', json: { event_type: 'nope' } })).status).toBe(400);
     await receiver.close();
   });
+
+  it('lets an entry be retried again when an operator terminated its retry delivery', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Fails until the entry is dead-lettered, then holds every answer until released.
+    const state = { holding: false };
+    const receiver = await startWebhookReceiver(() => (state.holding ? { status: 200, until: gate } : { status: 500 }));
+    const entry = await deadLetteredBatch(receiver.url);
+    state.holding = true;
+    const first = (await (await retry(entry.id)).json()) as any;
+    await h.env.client.workflow.getHandle(first.delivery_workflow_id).terminate('operator gave up');
+    const second = await retry(entry.id);
+    expect(second.status).toBe(202);
+    const body = (await second.json()) as any;
+    expect(body).toMatchObject({ state: 'retrying', retry_count: 2 });
+    expect(body.delivery_workflow_id).toBe(`batch-${entry.batch_id}/webhook/completed-1/retry-2`);
+    release();
+    expect(await h.env.client.workflow.getHandle(body.delivery_workflow_id).result()).toMatchObject({ status: 'delivered' });
+    const after = (await (await h.api(`/v1/webhooks/dead-letter/${entry.id}`)).json()) as any;
+    expect(after).toMatchObject({ state: 'succeeded', retry_success: true, retry_count: 2 });
+    await receiver.close();
+  });
 });

@@ -158,6 +158,16 @@ export async function claimDeadLettersForRetry(
   return rows;
 }
 
+/** Ends a `retrying` state whose delivery workflow stopped without recording an outcome. */
+export async function markDeadLetterRetryAbandoned(db: Queryable, id: number, deliveryId: string, reason: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE webhook_dead_letter SET state = 'failed', retry_success = false, error_message = $3::text
+      WHERE id = $1::bigint AND last_delivery_id = $2::text AND state = 'retrying'`,
+    [id, deliveryId, reason],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 /** Hands a claimed entry back when its delivery could not be started. */
 export async function releaseDeadLetterClaim(db: Queryable, id: number): Promise<void> {
   await db.query(

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApiError } from '../api/api-error.js';
 import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
 import { findBatchById } from '../db/batches.js';
@@ -7,6 +7,7 @@ import {
   deleteDeadLetter,
   findDeadLetter,
   listDeadLetters,
+  markDeadLetterRetryAbandoned,
   releaseDeadLetterClaim,
   type DeadLetterFilter,
   type DeadLetterRow,
@@ -89,7 +90,7 @@ async function retryDelivery(deps: ServiceDeps, row: DeadLetterRow) {
  * calls for one entry start one delivery: the losers get the entry with the
  * delivery already under way.
  */
-export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: number) {
+export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: number, reclaimed = false) {
   const [claimed] = await claimDeadLettersForRetry(deps.pool, owner, { id }, 1);
   if (!claimed) {
     const row = await findDeadLetter(deps.pool, owner, id);
@@ -97,6 +98,7 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
     if (row.state === 'succeeded') {
       throw new ApiError(409, 'This entry was already delivered by an earlier retry.', 'already_delivered', 'id');
     }
+    if (!reclaimed && (await releaseIfRetryEnded(deps, row))) return retryDeadLetter(deps, owner, id, true);
     return toDeadLetterObject(row);
   }
   const delivery = await retryDelivery(deps, claimed);
@@ -119,6 +121,25 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
   }
   deps.log.info({ deadLetterId: claimed.id, batchId: claimed.batch_id, deliveryId: delivery.workflowId }, 'dead-letter retry started');
   return toDeadLetterObject(claimed);
+}
+
+/**
+ * An entry stays `retrying` while its delivery workflow runs. If an operator
+ * terminated that workflow, nothing would ever move the entry on: mark it
+ * failed so it can be retried again. A delivery not started yet (a bulk retry
+ * still pacing its starts) is left alone.
+ */
+async function releaseIfRetryEnded(deps: ServiceDeps, row: DeadLetterRow): Promise<boolean> {
+  if (row.state !== 'retrying' || !row.last_delivery_id) return false;
+  let status: string;
+  try {
+    status = (await deps.temporal.workflow.getHandle(row.last_delivery_id).describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+  if (status === 'RUNNING') return false;
+  return markDeadLetterRetryAbandoned(deps.pool, row.id, row.last_delivery_id, `the retry delivery ended without a result (${status.toLowerCase()})`);
 }
 
 /** Retries every matching entry (up to a cap), started at the configured rate by a workflow. */
