@@ -46,6 +46,7 @@ const EnvSchema = z.object({
   TEMPORAL_UI_PORT: int(1, 65535).default(8233),
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_TEST_SERVER_PATH: z.string().optional(),
+  WORKFLOW_BUNDLE_PATH: z.string().optional(),
 
   UPSTREAM_BASE_URL: httpUrl.optional(),
   UPSTREAM_API_KEY: z.string().optional(),
@@ -91,6 +92,8 @@ export interface Config {
     uiPort: number;
     cliPath: string | undefined;
     testServerPath: string | undefined;
+    /** Prebuilt workflow bundle (`npm run build:workflows`); unset means bundle at start-up. */
+    workflowBundlePath: string | undefined;
   };
   upstream: {
     baseUrl: string | undefined;
@@ -148,6 +151,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       uiPort: e.TEMPORAL_UI_PORT,
       cliPath: e.TEMPORAL_CLI_PATH,
       testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
+      workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     },
     upstream: {
       baseUrl: e.UPSTREAM_BASE_URL,

@@ -3,11 +3,13 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** Bundles the workflow code once per process; every worker reuses it. */
+const silent = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Bundles the workflow code (webpack) once per process; every worker reuses it. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    logger: silent,
   });
   return bundle;
 }

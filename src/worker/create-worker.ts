@@ -9,6 +9,8 @@ export interface BatchWorkerOptions {
   deps: ActivityDeps;
   /** How long in-flight activities may finish on shutdown before they are cancelled and handed back. */
   shutdownGraceTime?: string;
+  /** A prebuilt bundle saves the worker the webpack run (seconds, and ~150 MiB of peak memory) at start-up. */
+  workflowBundlePath?: string;
   /** Workflows kept in memory between tasks; 0 disables the sticky cache (tests on the time-skipping server). */
   maxCachedWorkflows?: number;
 }
@@ -19,7 +21,7 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Worke
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowBundle: await bundleWorkflows(),
+    workflowBundle: opts.workflowBundlePath ? { codePath: opts.workflowBundlePath } : await bundleWorkflows(),
     activities: createActivities(opts.deps),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),

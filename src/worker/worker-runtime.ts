@@ -23,6 +23,7 @@ export async function startWorkerRuntime(config: Config, pool: Pool, log: Logger
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    workflowBundlePath: config.temporal.workflowBundlePath,
     deps: { pool, upstream, webhookDispatcher, config, log },
   });
   const done = worker.run().finally(async () => {
