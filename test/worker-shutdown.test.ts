@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +20,7 @@ afterAll(async () => {
 });
 
 /** `npm run worker` as its own process, configured only through the environment. */
-function startWorkerProcess() {
+function startWorkerProcess(extraEnv: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
     cwd: REPO,
     env: {
@@ -28,6 +31,7 @@ function startWorkerProcess() {
       UPSTREAM_BASE_URL: h.echo.url,
       WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
       LOG_LEVEL: 'info',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -61,7 +65,11 @@ describe('the worker process', () => {
     expect(code).toBe(0);
     expect(first.output()).toContain('worker stopped');
 
-    const second = startWorkerProcess();
+    // The next worker runs a prebuilt workflow bundle, as the production image does.
+    const bundlePath = path.join(await mkdtemp(path.join(os.tmpdir(), 'bundle-')), 'workflow-bundle.js');
+    const build = spawnSync(process.execPath, ['--import', 'tsx', 'src/worker/build-workflow-bundle.ts', bundlePath], { cwd: REPO, encoding: 'utf8' });
+    expect(build.status, build.stderr).toBe(0);
+    const second = startWorkerProcess({ WORKFLOW_BUNDLE_PATH: bundlePath });
     await second.started;
     expect(await h.env.client.workflow.getHandle(`batch-${batch.id}`).result()).toBe('completed');
     const done = (await (await h.api(`/v1/batches/${batch.id}`)).json()) as any;
