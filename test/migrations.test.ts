@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { migrate } from '../src/db/migrate.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+
+// A database of its own, so the test sees migrations from an empty schema.
+const database = `migrate_${Math.random().toString(36).slice(2, 10)}`;
+let admin: Pool;
+let url: string;
+
+beforeAll(async () => {
+  admin = createPool(inject('databaseUrl'), 1);
+  await admin.query(`CREATE DATABASE ${database}`);
+  const u = new URL(inject('databaseUrl'));
+  u.pathname = `/${database}`;
+  url = u.toString();
+});
+afterAll(async () => {
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+});
+
+describe('migrations', () => {
+  it('apply once even when two processes start at the same moment, and are a no-op the second time', async () => {
+    const a = createPool(url, 2);
+    const b = createPool(url, 2);
+    try {
+      const [first, second] = await Promise.all([migrate(a), migrate(b)]);
+      const appliedOnce = [...first, ...second].sort();
+      expect(appliedOnce).toEqual(['001_batches.sql', '002_webhooks.sql']);
+      expect(await migrate(a)).toEqual([]);
+      const { rows } = await a.query('SELECT name FROM schema_migrations ORDER BY name');
+      expect(rows.map((r) => r.name)).toEqual(['001_batches.sql', '002_webhooks.sql']);
+      const columns = await a.query(
+        `SELECT column_name FROM information_schema.columns WHERE table_name = 'webhook_dead_letter' ORDER BY column_name`,
+      );
+      expect(columns.rows.map((r) => r.column_name)).toEqual(
+        expect.arrayContaining(['id', 'batch_id', 'webhook_url', 'payload', 'error_message', 'attempts', 'last_attempt_at', 'created_at', 'retried_at', 'retry_success', 'event_id', 'event_type']),
+      );
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it('upgrade a database that has only the first migration', async () => {
+    const u = new URL(url);
+    const older = `${database}_old`;
+    await admin.query(`CREATE DATABASE ${older}`);
+    u.pathname = `/${older}`;
+    const pool = createPool(u.toString(), 2);
+    try {
+      // As a database from before the webhook tables existed would be.
+      await pool.query(`CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const { readFile } = await import('node:fs/promises');
+      await pool.query(await readFile(new URL('../src/db/migrations/001_batches.sql', import.meta.url), 'utf8'));
+      await pool.query(`INSERT INTO schema_migrations (name) VALUES ('001_batches.sql')`);
+      expect(await migrate(pool)).toEqual(['002_webhooks.sql']);
+      await pool.query(`SELECT id, state, retry_count FROM webhook_dead_letter LIMIT 1`);
+    } finally {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);
+    }
+  });
+});
