@@ -75,8 +75,6 @@ const EnvSchema = z.object({
   WEBHOOK_BULK_RETRY_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(10),
 });
 
-export type Env = z.input<typeof EnvSchema>;
-
 export interface Config {
   logLevel: string;
   host: string;

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { request } from 'undici';
 import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
 import { findWebhookTarget } from '../db/batches.js';
+import { parseRetryAfterMs } from '../shared/retry-after.js';
 import { recordDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { findWebhookEvent } from '../db/webhook-events.js';
 import { isForbiddenAddressError, validateWebhookUrl } from '../webhooks/url-guard.js';
@@ -21,15 +22,6 @@ async function readBodyPrefix(body: AsyncIterable<Buffer> & { destroy(): void },
   }
   body.destroy();
   return Buffer.concat(parts).subarray(0, limit).toString('utf8');
-}
-
-/** `Retry-After` in seconds (delta or HTTP date), or undefined when absent or unparsable. */
-export function parseRetryAfterSeconds(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (!raw) return undefined;
-  if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
-  const date = Date.parse(raw);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
 function describeError(err: unknown, timeoutSeconds: number): string {
@@ -87,7 +79,11 @@ export async function deliverWebhookAttempt(
         signal: AbortSignal.timeout(timeoutMs),
       });
       statusCode = res.statusCode;
-      if (statusCode === 429 || statusCode === 503) retryAfter = parseRetryAfterSeconds(res.headers['retry-after']);
+      if (statusCode === 429 || statusCode === 503) {
+        const header = res.headers['retry-after'];
+        const ms = parseRetryAfterMs(Array.isArray(header) ? header[0] : header);
+        retryAfter = ms === null ? undefined : Math.ceil(ms / 1000);
+      }
       responseBody = await readBodyPrefix(res.body, RESPONSE_BODY_KEEP_BYTES).catch(() => null);
     } catch (err) {
       forbidden = isForbiddenAddressError(err);

@@ -85,18 +85,6 @@ export async function saveFinishedRequests(
   return { completed: count('completed'), failed: count('failed') };
 }
 
-export async function countRequestsByState(
-  db: Queryable,
-  batchId: string,
-): Promise<{ pending: number; completed: number; failed: number }> {
-  const { rows } = await db.query<{ state: RequestState; n: number }>(
-    `SELECT state, count(*)::int AS n FROM batch_requests WHERE batch_id = $1::text GROUP BY state`,
-    [batchId],
-  );
-  const count = (state: RequestState) => rows.find((r) => r.state === state)?.n ?? 0;
-  return { pending: count('pending'), completed: count('completed'), failed: count('failed') };
-}
-
 /** One page of rows in line order, for writing the output and error files. */
 export async function readRequestPage(
   db: Queryable,

@@ -14,8 +14,6 @@ export type BatchStatus =
   | 'cancelling'
   | 'cancelled';
 
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled'];
-
 export interface BatchErrorItem {
   code: string;
   message: string;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../shared/logger.js';
+import { parseRetryAfterMs } from '../shared/retry-after.js';
 import { Semaphore } from './semaphore.js';
 
 /**
@@ -99,16 +100,6 @@ export function retryDelayMs(
   return Math.floor(random() * ceiling);
 }
 
-/** `Retry-After` in milliseconds from now, or null when absent or unparseable. */
-export function parseRetryAfterMs(header: string | null | undefined, now: number = Date.now()): number | null {
-  if (header == null) return null;
-  const value = header.trim();
-  if (value === '') return null;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return null;
-  return Math.max(0, date - now);
-}
 
 /** Creates the shared upstream client; see {@link UpstreamClient}. */
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
