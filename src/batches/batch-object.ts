@@ -1,6 +1,5 @@
 import type { BatchRow } from '../db/batches.js';
-
-const unix = (d: Date | null): number | null => (d === null ? null : Math.floor(d.getTime() / 1000));
+import { unixSeconds } from '../shared/unix-time.js';
 
 /** The webhook settings as users see them: never the secret, only whether there is one. */
 export interface BatchWebhookView {
@@ -33,15 +32,15 @@ export function toBatchObject(row: BatchRow) {
     status: row.status,
     output_file_id: row.output_file_id,
     error_file_id: row.error_file_id,
-    created_at: unix(row.created_at)!,
-    in_progress_at: unix(row.in_progress_at),
-    expires_at: unix(row.expires_at),
-    finalizing_at: unix(row.finalizing_at),
-    completed_at: unix(row.completed_at),
-    failed_at: unix(row.failed_at),
-    expired_at: unix(row.expired_at),
-    cancelling_at: unix(row.cancelling_at),
-    cancelled_at: unix(row.cancelled_at),
+    created_at: unixSeconds(row.created_at),
+    in_progress_at: unixSeconds(row.in_progress_at),
+    expires_at: unixSeconds(row.expires_at),
+    finalizing_at: unixSeconds(row.finalizing_at),
+    completed_at: unixSeconds(row.completed_at),
+    failed_at: unixSeconds(row.failed_at),
+    expired_at: unixSeconds(row.expired_at),
+    cancelling_at: unixSeconds(row.cancelling_at),
+    cancelled_at: unixSeconds(row.cancelled_at),
     request_counts: { total: row.total_count, completed: row.completed_count, failed: row.failed_count },
     metadata: row.metadata,
     webhook,

@@ -17,11 +17,10 @@ import type { deadLetterBulkRetryWorkflow } from '../workflows/dead-letter-bulk-
 import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from '../workflows/search-attributes.js';
 import type { WebhookDeliveryInput, webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
 import type { ServiceDeps } from './service-deps.js';
+import { unixSeconds } from '../shared/unix-time.js';
 
 /** At most this many entries per bulk retry call; the response says when more match. */
 export const BULK_RETRY_MAX_ENTRIES = 500;
-
-const unix = (d: Date | null) => (d === null ? null : Math.floor(d.getTime() / 1000));
 
 export function toDeadLetterObject(row: DeadLetterRow) {
   return {
@@ -34,9 +33,9 @@ export function toDeadLetterObject(row: DeadLetterRow) {
     payload: JSON.parse(row.payload) as unknown,
     error_message: row.error_message,
     attempts: row.attempts,
-    last_attempt_at: unix(row.last_attempt_at),
-    created_at: unix(row.created_at),
-    retried_at: unix(row.retried_at),
+    last_attempt_at: unixSeconds(row.last_attempt_at),
+    created_at: unixSeconds(row.created_at),
+    retried_at: unixSeconds(row.retried_at),
     retry_success: row.retry_success,
     state: row.state,
     retry_count: row.retry_count,

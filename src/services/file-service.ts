@@ -18,6 +18,7 @@ import {
 import { inTransaction } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import type { ServiceDeps } from './service-deps.js';
+import { unixSeconds } from '../shared/unix-time.js';
 
 export const ACCEPTED_PURPOSES = ['batch'] as const;
 
@@ -26,7 +27,7 @@ export function toFileObject(row: FileRow) {
     id: row.id,
     object: 'file' as const,
     bytes: row.bytes,
-    created_at: Math.floor(row.created_at.getTime() / 1000),
+    created_at: unixSeconds(row.created_at),
     expires_at: null,
     filename: row.filename,
     purpose: row.purpose,

@@ -3,6 +3,7 @@ import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.
 import { findBatch } from '../db/batches.js';
 import { listAttemptsOfBatch, type DeliveryAttemptRow } from '../db/webhook-delivery-attempts.js';
 import type { ServiceDeps } from './service-deps.js';
+import { unixSeconds } from '../shared/unix-time.js';
 
 export function toDeliveryAttemptObject(row: DeliveryAttemptRow) {
   return {
@@ -13,7 +14,7 @@ export function toDeliveryAttemptObject(row: DeliveryAttemptRow) {
     delivery_workflow_id: row.delivery_id,
     attempt: row.attempt,
     url: row.url,
-    attempted_at: Math.floor(row.attempted_at.getTime() / 1000),
+    attempted_at: unixSeconds(row.attempted_at),
     duration_ms: row.duration_ms,
     status_code: row.status_code,
     response_body: row.response_body,
