@@ -3,7 +3,7 @@ import { SUPPORTED_ENDPOINTS } from './input-lines.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './lifecycle-events.js';
 
 /** Event names as users may write them: `completed` or `batch.completed`. */
-const webhookEventName = z
+export const WebhookEventNameSchema = z
   .string()
   .transform((name) => name.replace(/^batch\./, ''))
   .refine((name): name is WebhookEvent => (WEBHOOK_EVENTS as readonly string[]).includes(name), {
@@ -17,7 +17,7 @@ export const WebhookConfigSchema = z
     max_retries: z.number().int().min(1).max(10).optional(),
     timeout: z.number().int().min(5).max(300).optional(),
     events: z
-      .array(webhookEventName)
+      .array(WebhookEventNameSchema)
       .min(1)
       .max(WEBHOOK_EVENTS.length * 2)
       .transform((events) => [...new Set(events)])

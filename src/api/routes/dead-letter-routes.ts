@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { WEBHOOK_EVENTS } from '../../batches/lifecycle-events.js';
+import { WebhookEventNameSchema } from '../../batches/create-batch-request.js';
 import {
   deleteDeadLetterObject,
   getDeadLetterObject,
@@ -14,11 +14,6 @@ import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
 import { parseOrThrow, readJson } from '../validate.js';
 
-const eventType = z
-  .string()
-  .transform((name) => name.replace(/^batch\./, ''))
-  .pipe(z.enum(WEBHOOK_EVENTS));
-
 /** Entry ids are positive integers; anything else names no entry, so it is a 404 too. */
 function entryId(raw: string): number {
   if (!/^[1-9]\d{0,15}$/.test(raw)) throw ApiError.notFound('dead-letter entry', raw);
@@ -29,14 +24,14 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.coerce.number().int().min(1).optional(),
   batch_id: z.string().max(128).optional(),
-  event_type: eventType.optional(),
+  event_type: WebhookEventNameSchema.optional(),
   state: z.enum(['pending', 'retrying', 'succeeded', 'failed']).optional(),
 });
 
 const BulkRetryBody = z
   .object({
     batch_id: z.string().max(128).optional(),
-    event_type: eventType.optional(),
+    event_type: WebhookEventNameSchema.optional(),
     created_since: z.number().int().min(0).optional(),
   })
   .strict();
