@@ -28,7 +28,7 @@ import { eventTypeName } from '../src/batches/lifecycle-events.js';
 import { parseConfig } from '../src/config.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { signWebhook } from '../src/webhooks/webhook-signer.js';
-import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from '../src/workflows/search-attributes.js';
+import { deliveryStartOptions } from '../src/workflows/delivery-start-options.js';
 import type { WebhookDeliveryInput, WebhookDeliveryResult, webhookDeliveryWorkflow } from '../src/workflows/webhook-delivery-workflow.js';
 import { webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
 import { runBench, say, withTimeout, type Cleanup } from './support/cleanup.js';
@@ -130,14 +130,8 @@ async function runStackLoop(deps: ScenarioDeps, webhookUrl: string, events: Seed
     };
     const startedAt = nowMs();
     const handle = await client.workflow.start<typeof webhookDeliveryWorkflow>('webhookDeliveryWorkflow', {
+      ...deliveryStartOptions(webhookDeliveryWorkflowId(event.batchId, SEEDED_EVENT, event.seq), webhookUrl, input),
       taskQueue,
-      workflowId: webhookDeliveryWorkflowId(event.batchId, SEEDED_EVENT, event.seq),
-      args: [input],
-      memo: { webhookUrl, eventId: event.eventId },
-      typedSearchAttributes: [
-        { key: BATCH_ID_ATTRIBUTE, value: event.batchId },
-        { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: SEEDED_EVENT },
-      ],
     });
     const result: WebhookDeliveryResult = await withTimeout(handle.result(), PER_EVENT_TIMEOUT_MS, `delivery of ${event.eventId}`);
     settled[i] = { startedAt, outcome: result.status };

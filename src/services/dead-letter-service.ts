@@ -14,7 +14,7 @@ import {
 } from '../db/webhook-dead-letters.js';
 import { newId } from '../shared/ids.js';
 import type { deadLetterBulkRetryWorkflow } from '../workflows/dead-letter-bulk-retry-workflow.js';
-import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from '../workflows/search-attributes.js';
+import { deliveryStartOptions } from '../workflows/delivery-start-options.js';
 import type { WebhookDeliveryInput, webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
 import type { ServiceDeps } from './service-deps.js';
 import { unixSeconds } from '../shared/unix-time.js';
@@ -103,14 +103,8 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
   const delivery = await retryDelivery(deps, claimed);
   try {
     await deps.temporal.workflow.start<typeof webhookDeliveryWorkflow>('webhookDeliveryWorkflow', {
+      ...deliveryStartOptions(delivery.workflowId, delivery.webhookUrl, delivery.input),
       taskQueue: deps.config.temporal.taskQueue,
-      workflowId: delivery.workflowId,
-      args: [delivery.input],
-      memo: { webhookUrl: delivery.webhookUrl, eventId: claimed.event_id },
-      typedSearchAttributes: [
-        { key: BATCH_ID_ATTRIBUTE, value: claimed.batch_id },
-        { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: claimed.event_type },
-      ],
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {

@@ -1,6 +1,6 @@
 import { ParentClosePolicy, sleep, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from './search-attributes.js';
+import { deliveryStartOptions } from './delivery-start-options.js';
 import { webhookDeliveryWorkflow, type WebhookDeliveryInput } from './webhook-delivery-workflow.js';
 
 export interface DeadLetterBulkRetryInput {
@@ -19,14 +19,8 @@ export async function deadLetterBulkRetryWorkflow(input: DeadLetterBulkRetryInpu
     if (i > 0) await sleep(gapMs);
     try {
       await startChild(webhookDeliveryWorkflow, {
-        workflowId: delivery.workflowId,
+        ...deliveryStartOptions(delivery.workflowId, delivery.webhookUrl, delivery.input),
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        args: [delivery.input],
-        memo: { webhookUrl: delivery.webhookUrl, eventId: delivery.input.eventId },
-        typedSearchAttributes: [
-          { key: BATCH_ID_ATTRIBUTE, value: delivery.input.batchId },
-          { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: delivery.input.event },
-        ],
       });
       started += 1;
     } catch (err) {

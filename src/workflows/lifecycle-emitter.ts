@@ -7,7 +7,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities/index.js';
 import type { LifecycleEvent } from '../batches/lifecycle-events.js';
 import type { BatchPlan } from '../activities/batch-plan.js';
-import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from './search-attributes.js';
+import { deliveryStartOptions } from './delivery-start-options.js';
 import { webhookDeliveryWorkflow } from './webhook-delivery-workflow.js';
 import { webhookDeliveryWorkflowId } from './workflow-ids.js';
 
@@ -37,24 +37,17 @@ export async function emitLifecycleEvent(
   counters[event] = seq;
   const { eventId } = await recordWebhookEvent({ batchId, event, seq });
   try {
+    const input = {
+      batchId,
+      eventId,
+      event,
+      maxAttempts: webhook.maxAttempts,
+      timeoutSeconds: webhook.timeoutSeconds,
+      retry: plan.webhookRetry,
+    };
     await startChild(webhookDeliveryWorkflow, {
-      workflowId: webhookDeliveryWorkflowId(batchId, event, seq),
+      ...deliveryStartOptions(webhookDeliveryWorkflowId(batchId, event, seq), webhook.url, input),
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      args: [
-        {
-          batchId,
-          eventId,
-          event,
-          maxAttempts: webhook.maxAttempts,
-          timeoutSeconds: webhook.timeoutSeconds,
-          retry: plan.webhookRetry,
-        },
-      ],
-      memo: { webhookUrl: webhook.url, eventId },
-      typedSearchAttributes: [
-        { key: BATCH_ID_ATTRIBUTE, value: batchId },
-        { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: event },
-      ],
     });
   } catch (err) {
     // Already started by an earlier run of this workflow: the delivery is under way.
