@@ -141,4 +141,20 @@ describe('webhook delivery', () => {
     }
     await receiver.close();
   });
+
+  it('never follows redirects: a 3xx is a failed attempt', async () => {
+    const target = await startWebhookReceiver();
+    const redirecting = await startWebhookReceiver(() => ({ status: 307, headers: { location: target.url } }));
+    const batchId = await runBatch({ url: redirecting.url, max_retries: 2 });
+    expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'dead_lettered', attempts: 2 });
+    expect(redirecting.received).toHaveLength(2);
+    expect(target.received).toHaveLength(0);
+    const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
+    expect(log.data.map((a: any) => [a.status_code, a.success])).toEqual([
+      [307, false],
+      [307, false],
+    ]);
+    await target.close();
+    await redirecting.close();
+  });
 });
