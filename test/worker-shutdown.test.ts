@@ -50,6 +50,8 @@ describe('the worker process', () => {
   it('shuts down cleanly on SIGTERM mid-batch, and the batch completes on the next worker', async () => {
     const first = startWorkerProcess();
     await first.started;
+    // No global secret configured: the worker says so at start-up.
+    expect(first.output()).toContain('WEBHOOK_SECRET is not set');
     const fileId = await h.upload(chatLines(20, () => ({ echo_delay_ms: 1500 })));
     const res = await h.api('/v1/batches', {
       method: 'POST',
