@@ -42,7 +42,6 @@ export interface BatchWorkflowInput {
     deadlineMs: number;
     total: number;
     nextLine: number;
-    counts: { completed: number; failed: number };
     eventCounters: EventCounters;
     lastProgressAtMs: number;
     cancelRequested: boolean;
@@ -92,7 +91,6 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
 
     const state = {
       nextLine: input.resume?.nextLine ?? 0,
-      counts: input.resume?.counts ?? { completed: 0, failed: 0 },
       lastProgressAtMs: input.resume?.lastProgressAtMs ?? Date.now(),
     };
     const run = await processUntilDone(plan, batchId, deadlineMs, total, state, () => cancelRequested, emit);
@@ -125,7 +123,7 @@ async function processUntilDone(
   batchId: string,
   deadlineMs: number,
   total: number,
-  state: { nextLine: number; counts: { completed: number; failed: number }; lastProgressAtMs: number },
+  state: { nextLine: number; lastProgressAtMs: number },
   isCancelRequested: () => boolean,
   emit: (event: 'progress') => Promise<void>,
 ): Promise<RunResult> {
@@ -145,8 +143,7 @@ async function processUntilDone(
           const fromLine = state.nextLine;
           const toLine = Math.min(fromLine + chunkSize, total);
           state.nextLine = toLine;
-          const chunk = processRequestRange({ batchId, endpoint: plan.endpoint, fromLine, toLine }).then((counts) => {
-            state.counts = counts;
+          const chunk = processRequestRange({ batchId, endpoint: plan.endpoint, fromLine, toLine }).then(() => {
             inflight.delete(fromLine);
           });
           inflight.set(fromLine, chunk);
