@@ -1,7 +1,8 @@
 import { readRequestPage } from '../db/batch-requests.js';
 import { findBatchById, markFinalizing, markFinished, type FinalStatus } from '../db/batches.js';
-import { deleteFileById, FILE_CHUNK_BYTES, insertFile, insertFileChunk, setFileBytes } from '../db/files.js';
-import { inTransaction, type PoolClient } from '../db/pool.js';
+import { ChunkedFileWriter } from '../db/chunked-file-writer.js';
+import { deleteFileById, insertFile, setFileBytes } from '../db/files.js';
+import { inTransaction } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import type { ActivityDeps } from './activity-deps.js';
 
@@ -11,34 +12,6 @@ const UNFINISHED_ERRORS: Record<Exclude<FinalStatus, 'completed'>, { code: strin
   expired: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
   cancelled: { code: 'batch_cancelled', message: 'This request was not executed because the batch was cancelled.' },
 };
-
-/** Appends lines to a stored file in fixed-size chunks. */
-class ChunkedFileWriter {
-  private parts: Buffer[] = [];
-  private pendingBytes = 0;
-  private seq = 0;
-  bytes = 0;
-
-  constructor(
-    private readonly client: PoolClient,
-    readonly fileId: string,
-  ) {}
-
-  async writeLine(line: string): Promise<void> {
-    const buf = Buffer.from(`${line}\n`, 'utf8');
-    this.parts.push(buf);
-    this.pendingBytes += buf.length;
-    this.bytes += buf.length;
-    if (this.pendingBytes >= FILE_CHUNK_BYTES) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    await insertFileChunk(this.client, this.fileId, this.seq++, Buffer.concat(this.parts));
-    this.parts = [];
-    this.pendingBytes = 0;
-  }
-}
 
 /**
  * Writes the output and error files and moves the batch to its final status,

@@ -4,12 +4,11 @@ import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
 import { ApiError } from '../api/api-error.js';
 import { MAX_INPUT_FILE_BYTES } from '../batches/input-lines.js';
+import { ChunkedFileWriter } from '../db/chunked-file-writer.js';
 import {
   deleteFile,
-  FILE_CHUNK_BYTES,
   findFile,
   insertFile,
-  insertFileChunk,
   listFiles,
   readFileChunks,
   setFileBytes,
@@ -60,21 +59,11 @@ export async function uploadFile(
 
     const storeContent = async (stream: Readable) => {
       await insertFile(client, { id, owner, purpose: 'pending', filename: filename! });
-      let parts: Buffer[] = [];
-      let pending = 0;
-      let seq = 0;
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        parts.push(chunk);
-        pending += chunk.length;
-        bytes += chunk.length;
-        if (pending >= FILE_CHUNK_BYTES) {
-          await insertFileChunk(client, id, seq++, Buffer.concat(parts));
-          parts = [];
-          pending = 0;
-        }
-      }
+      const writer = new ChunkedFileWriter(client, id);
+      for await (const chunk of stream as AsyncIterable<Buffer>) await writer.write(chunk);
       truncated = (stream as { truncated?: boolean }).truncated === true;
-      if (pending > 0 && !truncated) await insertFileChunk(client, id, seq++, Buffer.concat(parts));
+      bytes = writer.bytes;
+      if (!truncated) await writer.flush();
     };
 
     let parser: busboy.Busboy;
