@@ -6,25 +6,76 @@ export type PoolClient = pg.PoolClient;
 // bigint counts (COUNT(*), bigserial ids) fit comfortably in a JS number here.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
-export function createPool(connectionString: string, max = 10): Pool {
-  const pool = new pg.Pool({ connectionString, max });
+export interface PoolOptions {
+  max?: number;
+  /** How long to wait for a connection before failing; a request must not hang while Postgres is down. */
+  connectionTimeoutMillis?: number;
+}
+
+export function createPool(connectionString: string, opts: number | PoolOptions = {}): Pool {
+  const { max = 10, connectionTimeoutMillis = 10_000 } = typeof opts === 'number' ? { max: opts } : opts;
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis });
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined);
   return pool;
 }
 
-/** Runs `fn` in a transaction; rolls back on any error. */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a client checked out of the pool. A checked-out client emits
+ * `error` when its connection dies (Postgres restarts, pg_terminate_backend);
+ * unheard, that event would kill the process. Here it only fails the running
+ * query, and the broken client is destroyed instead of going back to the pool.
+ */
+export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
+    return await fn(client);
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A failed query on a healthy connection leaves it usable; a dead socket does not.
+    if (isConnectionError(err)) broken ??= err as Error;
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken ?? false);
   }
+}
+
+/** Runs `fn` in a transaction; rolls back on any error. */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/**
+ * True when the error means Postgres could not be reached or the connection
+ * died (as opposed to a query Postgres refused): the operation may succeed
+ * when retried later.
+ */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (CONNECTION_ERROR_CODES.has(code)) return true;
+    // SQLSTATE 08 connection exception; 57P01–57P03 admin shutdown, crash shutdown, cannot connect now; 53300 too many connections.
+    if (/^08/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300') return true;
+  }
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed/i.test(
+    err.message,
+  );
 }
