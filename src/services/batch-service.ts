@@ -5,7 +5,6 @@ import { toBatchObject, type BatchObject } from '../batches/batch-object.js';
 import type { CreateBatchRequest } from '../batches/create-batch-request.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../batches/lifecycle-events.js';
 import {
-  deleteBatchById,
   findBatch,
   findBatchByIdempotencyKey,
   insertBatch,
@@ -15,6 +14,7 @@ import {
   type NewBatch,
 } from '../db/batches.js';
 import { findFile } from '../db/files.js';
+import { inTransaction } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import { assertDeliverableUrl } from '../webhooks/url-guard.js';
 import type { batchWorkflow } from '../workflows/batch-workflow.js';
@@ -73,23 +73,35 @@ export async function createBatch(
   const webhook = await resolveWebhook(deps, body);
 
   const id = newId('batch');
-  const row = await insertBatch(deps.pool, {
-    id,
-    owner,
-    endpoint: body.endpoint,
-    inputFileId: body.input_file_id,
-    completionWindow: body.completion_window,
-    expiresAt: new Date(Date.now() + COMPLETION_WINDOW_MS),
-    metadata: body.metadata ?? null,
-    idempotencyKey,
-    requestFingerprint: print,
-    webhook,
+  // The row and the workflow appear together or not at all: the row is
+  // committed only after the workflow started. A crash in between rolls the row
+  // back, and the workflow, finding no batch, ends without doing anything.
+  const row = await inTransaction(deps.pool, async (client) => {
+    const inserted = await insertBatch(client, {
+      id,
+      owner,
+      endpoint: body.endpoint,
+      inputFileId: body.input_file_id,
+      completionWindow: body.completion_window,
+      expiresAt: new Date(Date.now() + COMPLETION_WINDOW_MS),
+      metadata: body.metadata ?? null,
+      idempotencyKey,
+      requestFingerprint: print,
+      webhook,
+    });
+    if (inserted) await startBatchWorkflow(deps, id);
+    return inserted;
   });
   if (!row) {
-    // A concurrent request with the same key won the insert.
+    // A concurrent request with the same key won the insert (and committed: the insert waited for it).
     const existing = await findBatchByIdempotencyKey(deps.pool, owner, idempotencyKey!);
     return { batch: replayOrConflict(existing!, print), replayed: true };
   }
+  deps.log.info({ batchId: id, owner }, 'batch created');
+  return { batch: toBatchObject(row), replayed: false };
+}
+
+async function startBatchWorkflow(deps: ServiceDeps, id: string): Promise<void> {
   try {
     await deps.temporal.workflow.start<typeof batchWorkflow>('batchWorkflow', {
       taskQueue: deps.config.temporal.taskQueue,
@@ -98,15 +110,10 @@ export async function createBatch(
       typedSearchAttributes: [{ key: BATCH_ID_ATTRIBUTE, value: id }],
     });
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-      // Nothing half-written: without its workflow the batch would never run.
-      await deleteBatchById(deps.pool, id);
-      deps.log.error({ batchId: id, err: (err as Error).message }, 'could not start batch workflow');
-      throw new ApiError(503, 'The batch could not be started; please retry.', 'temporal_unavailable', null, 'server_error');
-    }
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    deps.log.error({ batchId: id, err: (err as Error).message }, 'could not start batch workflow');
+    throw new ApiError(503, 'The batch could not be started; please retry.', 'temporal_unavailable', null, 'server_error');
   }
-  deps.log.info({ batchId: id, owner }, 'batch created');
-  return { batch: toBatchObject(row), replayed: false };
 }
 
 export async function getBatch(deps: ServiceDeps, owner: string, id: string): Promise<BatchObject> {
