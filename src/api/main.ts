@@ -1,6 +1,7 @@
 import { loadConfigOrExit } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
+import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
 import { createLogger } from '../shared/logger.js';
 import { startApiServer } from './api-server.js';
 
@@ -17,6 +18,7 @@ for (const [name, ok] of [
   }
 }
 const log = createLogger(config.logLevel, 'api');
+exitOnFatalError(log);
 const pool = createPool(config.databaseUrl!, config.databasePoolSize);
 await migrate(pool);
 const api = await startApiServer(config, pool, log);

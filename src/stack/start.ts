@@ -3,6 +3,7 @@ import { startApiServer } from '../api/api-server.js';
 import { loadConfigOrExit, type Config } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
+import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
 import { createLogger } from '../shared/logger.js';
 import { startEchoServer } from '../upstream/echo-server.js';
 import { startWorkerRuntime } from '../worker/worker-runtime.js';
@@ -32,6 +33,10 @@ const baseConfig = loadConfigOrExit(env);
 const log = createLogger(baseConfig.logLevel, 'stack');
 const say = (msg: string) => log.info(msg);
 const stops: (() => Promise<unknown>)[] = [];
+// The embedded servers are child processes: stop them before a fatal exit so none is left behind.
+exitOnFatalError(log, async () => {
+  for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
+});
 
 let databaseUrl = baseConfig.databaseUrl;
 if (!databaseUrl) {

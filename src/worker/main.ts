@@ -1,6 +1,7 @@
 import { loadConfigOrExit } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
+import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
 import { createLogger } from '../shared/logger.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
@@ -17,6 +18,7 @@ for (const [name, value] of [
   }
 }
 const log = createLogger(config.logLevel, 'worker');
+exitOnFatalError(log);
 if (!config.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhooks without their own secret are delivered unsigned');
 const pool = createPool(config.databaseUrl!, config.databasePoolSize);
 await migrate(pool);
