@@ -75,51 +75,54 @@ const EnvSchema = z.object({
   WEBHOOK_BULK_RETRY_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(10),
 });
 
-export interface Config {
-  logLevel: string;
-  host: string;
-  port: number;
-  apiKeys: { owner: string; key: string }[];
-  databaseUrl: string | undefined;
-  databasePoolSize: number;
-  dataDir: string;
+/** The environment's variables, grouped by what they configure; `Config` is its output type. */
+const ConfigSchema = EnvSchema.transform((e) => ({
+  logLevel: e.LOG_LEVEL,
+  host: e.HOST,
+  port: e.PORT,
+  apiKeys: e.API_KEYS ?? [],
+  databaseUrl: e.DATABASE_URL,
+  databasePoolSize: e.DATABASE_POOL_SIZE,
+  dataDir: e.DATA_DIR,
   temporal: {
-    address: string | undefined;
-    namespace: string;
-    taskQueue: string;
-    uiPort: number;
-    cliPath: string | undefined;
-    testServerPath: string | undefined;
-    /** Prebuilt workflow bundle (`npm run build:workflows`); unset means bundle at start-up. */
-    workflowBundlePath: string | undefined;
-  };
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    uiPort: e.TEMPORAL_UI_PORT,
+    cliPath: e.TEMPORAL_CLI_PATH,
+    testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
+    // Prebuilt workflow bundle (`npm run build:workflows`); unset means bundle at start-up.
+    workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+  },
   upstream: {
-    baseUrl: string | undefined;
-    apiKey: string | undefined;
-    concurrency: number;
-    timeoutMs: number;
-    maxRetries: number;
-    retryBaseMs: number;
-    retryMaxMs: number;
-  };
-  echo: { port: number; latencyMs: number; failureRate: number };
+    baseUrl: e.UPSTREAM_BASE_URL,
+    apiKey: e.UPSTREAM_API_KEY,
+    concurrency: e.UPSTREAM_CONCURRENCY,
+    timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    maxRetries: e.UPSTREAM_MAX_RETRIES,
+    retryBaseMs: e.UPSTREAM_RETRY_BASE_MS,
+    retryMaxMs: e.UPSTREAM_RETRY_MAX_MS,
+  },
+  echo: { port: e.ECHO_PORT, latencyMs: e.ECHO_LATENCY_MS, failureRate: e.ECHO_FAILURE_RATE },
   batch: {
-    chunkSize: number;
-    chunkConcurrency: number;
-    progressIntervalSeconds: number;
-    continueAsNewEvents: number;
-  };
+    chunkSize: e.BATCH_CHUNK_SIZE,
+    chunkConcurrency: e.BATCH_CHUNK_CONCURRENCY,
+    progressIntervalSeconds: e.BATCH_PROGRESS_INTERVAL_SECONDS,
+    continueAsNewEvents: e.BATCH_CONTINUE_AS_NEW_EVENTS,
+  },
   webhook: {
-    secret: string | undefined;
-    defaultMaxRetries: number;
-    defaultTimeoutSeconds: number;
-    retryInitialSeconds: number;
-    retryBackoff: number;
-    retryMaxIntervalSeconds: number;
-    allowPrivateNetworks: boolean;
-    bulkRetryPerSecond: number;
-  };
-}
+    secret: e.WEBHOOK_SECRET,
+    defaultMaxRetries: e.WEBHOOK_DEFAULT_MAX_RETRIES,
+    defaultTimeoutSeconds: e.WEBHOOK_DEFAULT_TIMEOUT,
+    retryInitialSeconds: e.WEBHOOK_RETRY_INITIAL_SECONDS,
+    retryBackoff: e.WEBHOOK_RETRY_BACKOFF,
+    retryMaxIntervalSeconds: e.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS,
+    allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    bulkRetryPerSecond: e.WEBHOOK_BULK_RETRY_PER_SECOND,
+  },
+}));
+
+export type Config = z.output<typeof ConfigSchema>;
 
 /**
  * Parses the environment into a Config. Empty strings count as unset so that
@@ -127,57 +130,13 @@ export interface Config {
  */
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = EnvSchema.safeParse(cleaned);
+  const parsed = ConfigSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     throw new ConfigError(`invalid configuration: ${name}: ${issue.message}`);
   }
-  const e = parsed.data;
-  return {
-    logLevel: e.LOG_LEVEL,
-    host: e.HOST,
-    port: e.PORT,
-    apiKeys: e.API_KEYS ?? [],
-    databaseUrl: e.DATABASE_URL,
-    databasePoolSize: e.DATABASE_POOL_SIZE,
-    dataDir: e.DATA_DIR,
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      taskQueue: e.TEMPORAL_TASK_QUEUE,
-      uiPort: e.TEMPORAL_UI_PORT,
-      cliPath: e.TEMPORAL_CLI_PATH,
-      testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
-      workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
-    },
-    upstream: {
-      baseUrl: e.UPSTREAM_BASE_URL,
-      apiKey: e.UPSTREAM_API_KEY,
-      concurrency: e.UPSTREAM_CONCURRENCY,
-      timeoutMs: e.UPSTREAM_TIMEOUT_MS,
-      maxRetries: e.UPSTREAM_MAX_RETRIES,
-      retryBaseMs: e.UPSTREAM_RETRY_BASE_MS,
-      retryMaxMs: e.UPSTREAM_RETRY_MAX_MS,
-    },
-    echo: { port: e.ECHO_PORT, latencyMs: e.ECHO_LATENCY_MS, failureRate: e.ECHO_FAILURE_RATE },
-    batch: {
-      chunkSize: e.BATCH_CHUNK_SIZE,
-      chunkConcurrency: e.BATCH_CHUNK_CONCURRENCY,
-      progressIntervalSeconds: e.BATCH_PROGRESS_INTERVAL_SECONDS,
-      continueAsNewEvents: e.BATCH_CONTINUE_AS_NEW_EVENTS,
-    },
-    webhook: {
-      secret: e.WEBHOOK_SECRET,
-      defaultMaxRetries: e.WEBHOOK_DEFAULT_MAX_RETRIES,
-      defaultTimeoutSeconds: e.WEBHOOK_DEFAULT_TIMEOUT,
-      retryInitialSeconds: e.WEBHOOK_RETRY_INITIAL_SECONDS,
-      retryBackoff: e.WEBHOOK_RETRY_BACKOFF,
-      retryMaxIntervalSeconds: e.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS,
-      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
-      bulkRetryPerSecond: e.WEBHOOK_BULK_RETRY_PER_SECOND,
-    },
-  };
+  return parsed.data;
 }
 
 /** Entry points call this: a bad value prints one line naming the variable and exits non-zero. */
@@ -191,4 +150,41 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
     }
     throw err;
   }
+}
+
+type Required<T, K extends keyof T> = T & { [P in K]-?: NonNullable<T[P]> };
+
+/** What the API process needs beyond the defaults: where Postgres and Temporal are, and keys. */
+export type ApiConfig = Required<Config, 'databaseUrl'> & { temporal: Required<Config['temporal'], 'address'> };
+/** What a worker process needs beyond the defaults: Postgres, Temporal and the upstream. */
+export type WorkerConfig = Required<Config, 'databaseUrl'> & {
+  temporal: Required<Config['temporal'], 'address'>;
+  upstream: Required<Config['upstream'], 'baseUrl'>;
+};
+
+function exitMissing(role: string, missing: string[]): never {
+  process.stderr.write(`invalid configuration: ${missing[0]}: required by the ${role} (npm start runs an embedded stack instead)\n`);
+  process.exit(1);
+}
+
+/** Narrows the config for `npm run api`, or prints which variable is missing and exits. */
+export function requireApiConfig(config: Config): ApiConfig {
+  const missing = [
+    ...(config.databaseUrl ? [] : ['DATABASE_URL']),
+    ...(config.temporal.address ? [] : ['TEMPORAL_ADDRESS']),
+    ...(config.apiKeys.length > 0 ? [] : ['API_KEYS']),
+  ];
+  if (missing.length > 0) exitMissing('API', missing);
+  return config as ApiConfig;
+}
+
+/** Narrows the config for `npm run worker`, or prints which variable is missing and exits. */
+export function requireWorkerConfig(config: Config): WorkerConfig {
+  const missing = [
+    ...(config.databaseUrl ? [] : ['DATABASE_URL']),
+    ...(config.temporal.address ? [] : ['TEMPORAL_ADDRESS']),
+    ...(config.upstream.baseUrl ? [] : ['UPSTREAM_BASE_URL']),
+  ];
+  if (missing.length > 0) exitMissing('worker', missing);
+  return config as WorkerConfig;
 }

@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from '../config.js';
+import { loadConfigOrExit, requireApiConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
@@ -6,20 +6,10 @@ import { createLogger } from '../shared/logger.js';
 import { startApiServer } from './api-server.js';
 
 /** Production API entry point: `npm run api`. Configured by environment variables only. */
-const config = loadConfigOrExit();
-for (const [name, ok] of [
-  ['DATABASE_URL', !!config.databaseUrl],
-  ['TEMPORAL_ADDRESS', !!config.temporal.address],
-  ['API_KEYS', config.apiKeys.length > 0],
-] as const) {
-  if (!ok) {
-    process.stderr.write(`invalid configuration: ${name}: required by the API (npm start runs an embedded stack instead)\n`);
-    process.exit(1);
-  }
-}
+const config = requireApiConfig(loadConfigOrExit());
 const log = createLogger(config.logLevel, 'api');
 exitOnFatalError(log);
-const pool = createPool(config.databaseUrl!, config.databasePoolSize);
+const pool = createPool(config.databaseUrl, config.databasePoolSize);
 await migrate(pool);
 const api = await startApiServer(config, pool, log);
 log.info({ port: api.port }, 'API listening');

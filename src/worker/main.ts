@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from '../config.js';
+import { loadConfigOrExit, requireWorkerConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
@@ -6,23 +6,13 @@ import { createLogger } from '../shared/logger.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
 /** Production worker entry point: `npm run worker`. Configured by environment variables only. */
-const config = loadConfigOrExit();
-for (const [name, value] of [
-  ['DATABASE_URL', config.databaseUrl],
-  ['TEMPORAL_ADDRESS', config.temporal.address],
-  ['UPSTREAM_BASE_URL', config.upstream.baseUrl],
-] as const) {
-  if (!value) {
-    process.stderr.write(`invalid configuration: ${name}: required by the worker (npm start runs an embedded stack instead)\n`);
-    process.exit(1);
-  }
-}
+const config = requireWorkerConfig(loadConfigOrExit());
 const log = createLogger(config.logLevel, 'worker');
 exitOnFatalError(log);
 if (!config.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhooks without their own secret are delivered unsigned');
-const pool = createPool(config.databaseUrl!, config.databasePoolSize);
+const pool = createPool(config.databaseUrl, config.databasePoolSize);
 await migrate(pool);
-const runtime = await startWorkerRuntime(config, pool, log, config.upstream.baseUrl!);
+const runtime = await startWorkerRuntime(config, pool, log, config.upstream.baseUrl);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     log.info({ signal }, 'shutting down: finishing or handing back in-flight activities');
