@@ -1,0 +1,157 @@
+/**
+ * `npm run record:histories`: runs one representative execution of each
+ * workflow path on the time-skipping server and writes its event history to
+ * test/histories/*.json, which test/workflow-replay.test.ts replays against
+ * the current workflow code. Re-record only for a deliberate, patched change
+ * (see CONTRIBUTING.md); keep the old fixtures so old histories keep replaying.
+ */
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { createUpstreamClient } from '../../src/upstream/upstream-client.js';
+import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
+import { bundleWorkflows } from '../../src/worker/bundle-workflows.js';
+import { chatLines, startHarness, type Harness } from '../support/service-harness.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
+
+const DIR = fileURLToPath(new URL('.', import.meta.url));
+const NEVER_ANSWERS = { echo_delay_ms: 600_000 };
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ BATCH_CHUNK_SIZE: '2', BATCH_CONTINUE_AS_NEW_EVENTS: '50' });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function save(name: string, note: string, handle: WorkflowHandle, runId?: string) {
+  const target = runId ? h.env.client.workflow.getHandle(handle.workflowId, runId) : handle;
+  const history = await target.fetchHistory();
+  const commit = process.env.HISTORY_CODE_VERSION ?? 'working tree';
+  const fixture = { note: `${note} Recorded from code version: ${commit}.`, workflowId: handle.workflowId, history: JSON.parse(historyToJSON(history)) };
+  await writeFile(`${DIR}${name}.json`, `${JSON.stringify(fixture, null, 1)}\n`);
+}
+
+async function createBatch(lines: string, extra: Record<string, unknown> = {}) {
+  const fileId = await h.upload(lines);
+  const res = await h.api('/v1/batches', {
+    method: 'POST',
+    json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', ...extra },
+  });
+  const body = (await res.json()) as { id: string };
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return { id: body.id, handle: h.env.client.workflow.getHandle(`batch-${body.id}`) };
+}
+
+async function waitUntil(check: () => Promise<boolean>, what: string) {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const batchObject = async (id: string) => (await (await h.api(`/v1/batches/${id}`)).json()) as any;
+
+describe('record workflow histories', () => {
+  it('batch completed without a webhook', async () => {
+    const { handle } = await createBatch(chatLines(3));
+    expect(await handle.result()).toBe('completed');
+    await save('batch-completed', 'A 3-request batch, no webhook, completed.', handle);
+  });
+
+  it('batch completed with a webhook delivered on its first attempt', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const { handle } = await createBatch(chatLines(3), { webhook: { url: receiver.url } });
+      expect(await handle.result()).toBe('completed');
+      await save('batch-completed-with-webhook', 'A 3-request batch with a webhook, completed.', handle);
+      const delivery = h.env.client.workflow.getHandle(`${handle.workflowId}/webhook/completed-1`);
+      expect(await delivery.result()).toMatchObject({ status: 'delivered' });
+      await save('delivery-delivered-first-attempt', 'The batch.completed delivery, answered 200 at once.', delivery);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('batch cancelled mid-run', async () => {
+    const { id, handle } = await createBatch(chatLines(6, (i) => (i >= 2 ? NEVER_ANSWERS : {})));
+    await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');
+    expect((await h.api(`/v1/batches/${id}/cancel`, { method: 'POST' })).status).toBe(200);
+    expect(await handle.result()).toBe('cancelled');
+    await save('batch-cancelled', 'A 6-request batch cancelled with 4 requests in flight.', handle);
+  });
+
+  it('batch that continued-as-new', async () => {
+    const { handle } = await createBatch(chatLines(40));
+    expect(await handle.result()).toBe('completed');
+    const latest = await handle.describe();
+    const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+    expect(first && first !== latest.runId).toBeTruthy();
+    await save('batch-continued-as-new-first-run', 'The first run of a 20-chunk batch (chunk size 2, 50-event budget): ends in continue-as-new.', handle, first!);
+    await save('batch-continued-as-new-last-run', 'The last run of the same chain: resumes and completes.', handle, latest.runId);
+  });
+
+  it('delivery dead-lettered, then retried manually and in bulk', async () => {
+    const state = { down: true };
+    const receiver = await startWebhookReceiver(() => ({ status: state.down ? 500 : 204 }));
+    try {
+      const first = await createBatch(chatLines(1), { webhook: { url: receiver.url, max_retries: 3 } });
+      const second = await createBatch(chatLines(1), { webhook: { url: receiver.url, max_retries: 3 } });
+      for (const batch of [first, second]) expect(await batch.handle.result()).toBe('completed');
+      const deliveries = [first, second].map((b) => h.env.client.workflow.getHandle(`${b.handle.workflowId}/webhook/completed-1`));
+      const results = (await Promise.all(deliveries.map((d) => d.result()))) as { status: string; deadLetterId: number }[];
+      for (const r of results) expect(r.status).toBe('dead_lettered');
+      await save('delivery-dead-lettered', 'The batch.completed delivery: 3 attempts answered 500, then dead-lettered.', deliveries[0]!);
+
+      state.down = false;
+      const manual = (await (await h.api(`/v1/webhooks/dead-letter/${results[0]!.deadLetterId}/retry`, { method: 'POST' })).json()) as any;
+      const manualHandle = h.env.client.workflow.getHandle(manual.delivery_workflow_id);
+      expect(await manualHandle.result()).toMatchObject({ status: 'delivered' });
+      await save('delivery-manual-dead-letter-retry', 'A manual retry of a dead-letter entry, delivered.', manualHandle);
+
+      const bulk = (await (
+        await h.api('/v1/webhooks/dead-letter/retry', { method: 'POST', json: { batch_id: second.id } })
+      ).json()) as any;
+      const bulkHandle = h.env.client.workflow.getHandle(bulk.workflow_id);
+      expect(await bulkHandle.result()).toEqual({ started: 1 });
+      await save('dead-letter-bulk-retry', 'A bulk retry that started one delivery.', bulkHandle);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('batch expired', async () => {
+    // A worker whose upstream is gone: every chunk attempt fails and is retried
+    // (backoff the test server skips) until the 24 h window closes.
+    await h.stopWorker();
+    const upstream = createUpstreamClient({ ...h.config.upstream, baseUrl: h.echo.url });
+    await upstream.close();
+    const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: true });
+    const worker = await Worker.create({
+      connection: h.env.nativeConnection,
+      namespace: 'default',
+      taskQueue: h.config.temporal.taskQueue,
+      workflowBundle: await bundleWorkflows(),
+      activities: createActivities({ pool: h.pool, upstream, webhookDispatcher, config: h.config, log: createLogger('silent', 'record') }),
+      maxCachedWorkflows: 0,
+    });
+    const running = worker.run();
+    try {
+      const { handle } = await createBatch(chatLines(2));
+      expect(await handle.result()).toBe('expired');
+      await save('batch-expired', 'A 2-request batch whose upstream never answered, expired after 24 h.', handle);
+    } finally {
+      worker.shutdown();
+      await running;
+      await webhookDispatcher.close();
+      await h.startWorker();
+    }
+  });
+});
