@@ -1,5 +1,5 @@
-import { readRequestPage } from '../db/batch-requests.js';
-import { findBatchById, markFinalizing, markFinished, type FinalStatus } from '../db/batches.js';
+import { lockPendingRequests, readRequestPage, saveFinishedRequests } from '../db/batch-requests.js';
+import { findBatchById, lockBatchForFinalization, markFinalizing, markFinished, type FinalStatus } from '../db/batches.js';
 import { ChunkedFileWriter } from '../db/chunked-file-writer.js';
 import { deleteFileById, insertFile, setFileBytes } from '../db/files.js';
 import { inTransaction } from '../db/pool.js';
@@ -8,15 +8,20 @@ import type { ActivityDeps } from './activity-deps.js';
 
 const PAGE_ROWS = 5_000;
 
-const UNFINISHED_ERRORS: Record<Exclude<FinalStatus, 'completed'>, { code: string; message: string }> = {
+const UNFINISHED_ERRORS: Record<FinalStatus, { code: string; message: string }> = {
   expired: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
   cancelled: { code: 'batch_cancelled', message: 'This request was not executed because the batch was cancelled.' },
+  // Never expected: a completed run leaves no request pending. Kept so every request lands in a file.
+  completed: { code: 'request_not_executed', message: 'This request was not executed.' },
 };
 
 /**
  * Writes the output and error files and moves the batch to its final status,
- * in one transaction. File ids derive from the batch id, so a retried attempt
- * replaces what an earlier one wrote instead of adding a second file.
+ * in one transaction. Still-pending requests first become failed rows
+ * (batch_cancelled / batch_expired), so a chunk still running somewhere can
+ * no longer change any row, and the counts are those of the rows written
+ * out: completed = output lines, failed = error lines. File ids derive from
+ * the batch id, so a retried attempt replaces what an earlier one wrote.
  */
 export async function finalizeBatchFiles(
   { pool, log }: ActivityDeps,
@@ -31,6 +36,19 @@ export async function finalizeBatchFiles(
   const errorFileId = `file-err-${suffix}`;
 
   const counts = await inTransaction(pool, async (client) => {
+    await lockBatchForFinalization(client, batchId);
+    // Rows before the batch row, as a flush takes them: waits for a concurrent flush instead of deadlocking.
+    const unfinished = await lockPendingRequests(client, batchId);
+    const error = UNFINISHED_ERRORS[status];
+    for (let i = 0; i < unfinished.length; i += PAGE_ROWS) {
+      const rows = unfinished.slice(i, i + PAGE_ROWS).map((row) => ({
+        line: row.line,
+        state: 'failed' as const,
+        resultLine: JSON.stringify({ id: newId('batch_req'), custom_id: row.custom_id, response: null, error }),
+      }));
+      await saveFinishedRequests(client, batchId, rows);
+    }
+
     for (const id of [outputFileId, errorFileId]) await deleteFileById(client, id);
     await insertFile(client, { id: outputFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_output.jsonl` });
     await insertFile(client, { id: errorFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_error.jsonl` });
@@ -45,13 +63,9 @@ export async function finalizeBatchFiles(
         if (row.state === 'completed') {
           completed += 1;
           await output.writeLine(row.result_line!);
-        } else if (row.state === 'failed') {
+        } else {
           failed += 1;
           await errors.writeLine(row.result_line!);
-        } else if (status !== 'completed') {
-          failed += 1;
-          const error = UNFINISHED_ERRORS[status];
-          await errors.writeLine(JSON.stringify({ id: newId('batch_req'), custom_id: row.custom_id, response: null, error }));
         }
       }
       afterLine = page[page.length - 1]!.line;

@@ -70,15 +70,26 @@ export async function processRequestRange(
     if (buffer.length > 0 && Date.now() - lastFlushAt >= FLUSH_EVERY_MS) void flush().catch(() => undefined);
   }, FLUSH_EVERY_MS);
 
+  // One signal stops every request: the activity's cancellation, or the first request that throws.
+  const stop = new AbortController();
+  const onCancel = () => stop.abort();
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  if (ctx.cancellationSignal.aborted) stop.abort();
+  let failure: { error: unknown } | undefined;
   try {
-    await Promise.all(
+    // allSettled, not all: the activity returns only once no request is still on its way to the buffer.
+    await Promise.allSettled(
       pending.map(async (request) => {
         let result: UpstreamResult;
         try {
-          result = await upstream.send({ path: endpoint, body: request.body, signal: ctx.cancellationSignal });
+          result = await upstream.send({ path: endpoint, body: request.body, signal: stop.signal });
         } catch (err) {
-          if (ctx.cancellationSignal.aborted) return; // left pending; the batch is being cancelled or expired
-          throw err;
+          // Left pending: the batch is being cancelled or expired, or this attempt is failing and will be retried.
+          if (!stop.signal.aborted) {
+            failure ??= { error: err };
+            stop.abort();
+          }
+          return;
         }
         buffer.push({
           line: request.line,
@@ -89,11 +100,14 @@ export async function processRequestRange(
       }),
     );
   } finally {
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
     clearInterval(heartbeat);
     clearInterval(flushTimer);
   }
+  // Flushes run in sequence, so this waits for every earlier one: nothing writes after the activity ends.
   await flush();
   ctx.heartbeat({ saved });
+  if (failure) throw failure.error;
   if (ctx.cancellationSignal.aborted) {
     log.info({ batchId, fromLine, toLine, saved }, 'request range stopped by cancellation');
     throw new CancelledFailure('request range cancelled');

@@ -85,6 +85,21 @@ export async function saveFinishedRequests(
   return { completed: count('completed'), failed: count('failed') };
 }
 
+/**
+ * Locks the batch's still-pending rows (waiting for any flush that holds
+ * them, then skipping those it finished) and returns them in line order.
+ * Finalization calls this first, so rows are always locked before the batch row.
+ */
+export async function lockPendingRequests(db: Queryable, batchId: string): Promise<{ line: number; custom_id: string }[]> {
+  const { rows } = await db.query<{ line: number; custom_id: string }>(
+    `SELECT line, custom_id FROM batch_requests
+      WHERE batch_id = $1::text AND state = 'pending'
+      ORDER BY line FOR UPDATE`,
+    [batchId],
+  );
+  return rows;
+}
+
 /** One page of rows in line order, for writing the output and error files. */
 export async function readRequestPage(
   db: Queryable,

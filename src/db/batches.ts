@@ -182,11 +182,21 @@ export async function markFinalizing(db: Queryable, id: string): Promise<void> {
 }
 
 export async function markFailed(db: Queryable, id: string, errors: BatchErrorItem[]): Promise<void> {
+  // jsonb refuses \u0000; a message quoting bad input must not make the failure itself fail.
+  const storable = errors.map((e) => ({ ...e, message: e.message.replaceAll('\u0000', '') }));
   await db.query(
     `UPDATE batches SET status = 'failed', failed_at = COALESCE(failed_at, clock_timestamp()), errors = $2::jsonb
       WHERE id = $1::text`,
-    [id, JSON.stringify(errors)],
+    [id, JSON.stringify(storable)],
   );
+}
+
+/**
+ * Serializes finalizations of one batch (a retried attempt may overlap one on
+ * a partitioned worker). Flushes never take it, so it adds no lock-order cycle.
+ */
+export async function lockBatchForFinalization(db: PoolClient, id: string): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtext('finalize:' || $1::text))`, [id]);
 }
 
 export type FinalStatus = 'completed' | 'cancelled' | 'expired';
@@ -210,12 +220,16 @@ export async function markFinished(
   );
 }
 
-/** Adds newly finished requests to the live counters. */
+/**
+ * Adds newly finished requests to the live counters. A final batch's counts
+ * were computed from its rows when its files were written: a straggling
+ * chunk must not change them.
+ */
 export async function addRequestCounts(db: Queryable, id: string, completed: number, failed: number): Promise<void> {
   if (completed === 0 && failed === 0) return;
   await db.query(
     `UPDATE batches SET completed_count = completed_count + $2::int, failed_count = failed_count + $3::int
-      WHERE id = $1::text`,
+      WHERE id = $1::text AND status NOT IN ('completed', 'cancelled', 'expired', 'failed')`,
     [id, completed, failed],
   );
 }
