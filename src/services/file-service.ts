@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
 import { ApiError } from '../api/api-error.js';
+import { isStorableText } from '../api/storable-text.js';
 import { MAX_INPUT_FILE_BYTES } from '../batches/input-lines.js';
 import { ChunkedFileWriter } from '../db/chunked-file-writer.js';
 import {
@@ -14,7 +15,7 @@ import {
   setFileBytes,
   type FileRow,
 } from '../db/files.js';
-import { inTransaction } from '../db/pool.js';
+import { inTransaction, type PoolClient } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import type { ServiceDeps } from './service-deps.js';
 import { unixSeconds } from '../shared/unix-time.js';
@@ -35,10 +36,18 @@ export function toFileObject(row: FileRow) {
   };
 }
 
+const invalidMultipart = () => new ApiError(400, 'Malformed or interrupted multipart/form-data request.', 'invalid_multipart');
+
+const isAcceptedPurpose = (purpose: string) => (ACCEPTED_PURPOSES as readonly string[]).includes(purpose);
+
+/** Media types are case-insensitive (RFC 9110); parameters such as the boundary follow. */
+const isMultipart = (contentType: string | undefined) => /^\s*multipart\/form-data\s*(;|$)/i.test(contentType ?? '');
+
 /**
  * Streams a multipart upload (`purpose`, `file`) into Postgres in 1 MiB chunks
  * inside one transaction: an oversized, malformed or interrupted upload leaves
- * nothing behind. The fields may come in either order.
+ * nothing behind. The fields may come in either order; a wrong purpose sent
+ * first stops the upload before the file is read.
  */
 export async function uploadFile(
   deps: ServiceDeps,
@@ -46,70 +55,101 @@ export async function uploadFile(
   contentType: string | undefined,
   body: ReadableStream<Uint8Array> | null,
 ) {
-  if (!contentType?.startsWith('multipart/form-data') || !body) {
+  if (!isMultipart(contentType) || !body) {
     throw new ApiError(400, "Upload the file as multipart/form-data with fields 'purpose' and 'file'.", 'invalid_content_type');
   }
   const id = newId('file', '-');
   const row = await inTransaction(deps.pool, async (client) => {
-    let purpose: string | undefined;
-    let filename: string | undefined;
-    let bytes = 0;
-    let truncated = false;
-    let written: Promise<void> | undefined;
-
-    const storeContent = async (stream: Readable) => {
-      await insertFile(client, { id, owner, purpose: 'pending', filename: filename! });
-      const writer = new ChunkedFileWriter(client, id);
-      for await (const chunk of stream as AsyncIterable<Buffer>) await writer.write(chunk);
-      truncated = (stream as { truncated?: boolean }).truncated === true;
-      bytes = writer.bytes;
-      if (!truncated) await writer.flush();
-    };
-
-    let parser: busboy.Busboy;
-    try {
-      // Clients (browsers, undici's FormData, the OpenAI SDK) send file names as raw UTF-8; busboy assumes latin1.
-      parser = busboy({
-        headers: { 'content-type': contentType },
-        defParamCharset: 'utf8',
-        limits: { files: 1, fileSize: MAX_INPUT_FILE_BYTES, fields: 10 },
-      });
-    } catch {
-      throw new ApiError(400, 'Malformed multipart/form-data request.', 'invalid_multipart');
-    }
-    parser.on('field', (name, value) => {
-      if (name === 'purpose') purpose = value;
-    });
-    parser.on('file', (name, stream, info) => {
-      if (name !== 'file' || written) {
-        stream.resume();
-        return;
-      }
-      filename = (info.filename || 'upload.jsonl').slice(0, 255);
-      written = storeContent(stream);
-      // A failed write must not stall parsing; the error is raised below.
-      written.catch(() => stream.resume());
-    });
-    try {
-      await pipeline(Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>), parser);
-    } catch {
-      throw new ApiError(400, 'Malformed or interrupted multipart/form-data request.', 'invalid_multipart');
-    }
-    if (written) await written;
-    if (truncated) {
-      throw new ApiError(413, `The file exceeds the ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MB limit.`, 'file_too_large', 'file');
-    }
-    if (!filename) throw new ApiError(400, "Missing required field 'file'.", 'missing_required_parameter', 'file');
-    if (!purpose) throw new ApiError(400, "Missing required field 'purpose'.", 'missing_required_parameter', 'purpose');
-    if (!(ACCEPTED_PURPOSES as readonly string[]).includes(purpose)) {
-      throw new ApiError(400, `Invalid purpose '${purpose}'; expected 'batch'.`, 'invalid_value', 'purpose');
-    }
+    const { purpose, bytes } = await receiveUpload(client, { id, owner }, contentType!, body);
     await client.query(`UPDATE files SET purpose = $2::text WHERE id = $1::text`, [id, purpose]);
     await setFileBytes(client, id, bytes);
     return (await findFile(client, owner, id))!;
   });
   deps.log.info({ fileId: id, owner, bytes: row.bytes }, 'file uploaded');
   return toFileObject(row);
+}
+
+/**
+ * Parses the multipart body and stores its file part on `client`. The first
+ * problem (from the request body, the parser, a part's stream or the database)
+ * stops everything and is what this rejects with; it settles only once no
+ * write is in flight, so the caller's rollback is the last word.
+ */
+async function receiveUpload(
+  client: PoolClient,
+  file: { id: string; owner: string },
+  contentType: string,
+  body: ReadableStream<Uint8Array>,
+): Promise<{ purpose: string; bytes: number }> {
+  let parser: busboy.Busboy;
+  try {
+    // Clients (browsers, undici's FormData, the OpenAI SDK) send file names as raw UTF-8; busboy assumes latin1.
+    parser = busboy({
+      headers: { 'content-type': contentType },
+      defParamCharset: 'utf8',
+      limits: { files: 1, fileSize: MAX_INPUT_FILE_BYTES, fields: 10 },
+    });
+  } catch {
+    throw invalidMultipart();
+  }
+  const source = Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>);
+  let failure: unknown;
+  let purpose: string | undefined;
+  let filePart: Readable | undefined;
+  let written: Promise<number> | undefined;
+
+  const fail = (err: unknown) => {
+    failure ??= err;
+    // Stopping the source stops the parser (pipeline below) and reading the rest of the body.
+    source.destroy();
+    filePart?.destroy();
+  };
+
+  parser.on('field', (name, value) => {
+    if (name !== 'purpose') return;
+    purpose = value;
+    if (!isAcceptedPurpose(value)) fail(new ApiError(400, `Invalid purpose '${value}'; expected 'batch'.`, 'invalid_value', 'purpose'));
+  });
+  parser.on('filesLimit', () => fail(new ApiError(400, "Send exactly one file, in the field 'file'.", 'too_many_files', 'file')));
+  parser.on('file', (name, stream, info) => {
+    // Attached at once: a part stream's 'error' event with no listener would end the process.
+    stream.on('error', () => fail(invalidMultipart()));
+    if (name !== 'file') {
+      stream.resume();
+      return;
+    }
+    filePart = stream;
+    stream.on('limit', () =>
+      fail(new ApiError(413, `The file exceeds the ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MB limit.`, 'file_too_large', 'file')),
+    );
+    const filename = Array.from(info.filename || 'upload.jsonl').slice(0, 255).join('');
+    if (!isStorableText(filename)) {
+      fail(new ApiError(400, 'The file name must not contain NUL characters.', 'invalid_value', 'file'));
+      return;
+    }
+    written = storeContent(client, { ...file, filename }, stream);
+    written.catch(fail);
+  });
+
+  try {
+    await pipeline(source, parser);
+  } catch {
+    fail(invalidMultipart());
+  }
+  await written?.catch(() => undefined);
+  if (failure) throw failure;
+  if (!written) throw new ApiError(400, "Missing required field 'file'.", 'missing_required_parameter', 'file');
+  if (!purpose) throw new ApiError(400, "Missing required field 'purpose'.", 'missing_required_parameter', 'purpose');
+  return { purpose, bytes: await written };
+}
+
+/** Stores one file part; resolves with its size. */
+async function storeContent(client: PoolClient, file: { id: string; owner: string; filename: string }, stream: Readable) {
+  await insertFile(client, { ...file, purpose: 'pending' });
+  const writer = new ChunkedFileWriter(client, file.id);
+  for await (const chunk of stream as AsyncIterable<Buffer>) await writer.write(chunk);
+  await writer.flush();
+  return writer.bytes;
 }
 
 export async function getFileObject(deps: ServiceDeps, owner: string, id: string) {
