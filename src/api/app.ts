@@ -1,23 +1,37 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ServiceDeps } from '../services/service-deps.js';
+import { allowedMethodsOf } from './allowed-methods.js';
 import { ApiError } from './api-error.js';
 import { bearerAuth, type AuthVariables } from './auth.js';
+import { isDatabaseUnavailable } from './database-unavailable.js';
+import { jsonBodyLimit, storableUrlText } from './request-guards.js';
 import { batchesRoutes } from './routes/batches-routes.js';
 import { deadLetterRoutes } from './routes/dead-letter-routes.js';
 import { filesRoutes } from './routes/files-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 
+/** Seconds a client should wait before retrying while Postgres is unreachable. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 /** The HTTP API. Tests call `app.request()` on it or serve it on a port. */
 export function createApp(deps: ServiceDeps) {
   const app = new Hono<{ Variables: AuthVariables }>();
   app.route('/', healthRoutes(deps));
-  app.use('/v1/*', bearerAuth(deps.config.apiKeys));
+  app.use('/v1/*', bearerAuth(deps.config.apiKeys), storableUrlText, jsonBodyLimit);
   app.route('/v1/files', filesRoutes(deps));
   app.route('/v1/batches', batchesRoutes(deps));
   app.route('/v1/webhooks/dead-letter', deadLetterRoutes(deps));
 
-  app.notFound((c) => c.json(new ApiError(404, `Unknown route: ${c.req.method} ${c.req.path}`, 'unknown_route').toBody(), 404));
+  const allowedMethods = allowedMethodsOf(app.routes);
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      c.header('allow', allowed.join(', '));
+      return c.json(new ApiError(405, `Method ${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(', ')}.`, 'method_not_allowed').toBody(), 405);
+    }
+    return c.json(new ApiError(404, `Unknown route: ${c.req.method} ${c.req.path}`, 'unknown_route').toBody(), 404);
+  });
   app.onError((err, c) => {
     if (err instanceof ApiError) {
       // OpenAI's clients retry 409s and some 4xx unless told not to; a client error will not change on retry.
@@ -26,6 +40,12 @@ export function createApp(deps: ServiceDeps) {
     }
     if (err instanceof HTTPException && err.status < 500) {
       return c.json(new ApiError(err.status, err.message || 'Bad request.').toBody(), err.status);
+    }
+    if (isDatabaseUnavailable(err)) {
+      deps.log.warn({ err: { message: err.message }, path: c.req.path }, 'database unavailable');
+      c.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      const error = new ApiError(503, 'The database is unavailable right now; please retry shortly.', 'database_unavailable');
+      return c.json(error.toBody(), 503);
     }
     deps.log.error({ err: { message: err.message, stack: err.stack }, path: c.req.path }, 'unhandled API error');
     return c.json(new ApiError(500, 'The server had an error while processing your request.', 'internal_error').toBody(), 500);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableText } from '../api/storable-text.js';
 import { SUPPORTED_ENDPOINTS } from './input-lines.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './lifecycle-events.js';
 
@@ -12,8 +13,8 @@ export const WebhookEventNameSchema = z
 
 export const WebhookConfigSchema = z
   .object({
-    url: z.string().min(1).max(2048),
-    secret: z.string().min(1).max(128, 'must be at most 128 characters').optional().nullable(),
+    url: storableText().min(1).max(2048),
+    secret: storableText().min(1).max(128, 'must be at most 128 characters').optional().nullable(),
     max_retries: z.number().int().min(1).max(10).optional(),
     timeout: z.number().int().min(5).max(300).optional(),
     events: z
@@ -27,13 +28,21 @@ export const WebhookConfigSchema = z
 
 export type WebhookConfigInput = z.output<typeof WebhookConfigSchema>;
 
-const Metadata = z
-  .record(z.string().max(64), z.string().max(512))
-  .refine((m) => Object.keys(m).length <= 16, 'at most 16 keys');
+// zod's record drops a `__proto__` key without a word; refuse it so metadata is kept exactly as sent.
+const NoReservedKey = z.unknown().superRefine((value, ctx) => {
+  if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+    ctx.addIssue({ code: 'custom', message: "'__proto__' is a reserved key", path: ['__proto__'] });
+  }
+});
+
+const Metadata = NoReservedKey.pipe(z.record(storableText().max(64), storableText().max(512))).refine(
+  (m) => Object.keys(m).length <= 16,
+  'at most 16 keys',
+);
 
 /** `POST /v1/batches` body: OpenAI's fields plus this service's `webhook`. */
 export const CreateBatchRequestSchema = z.object({
-  input_file_id: z.string().min(1).max(128),
+  input_file_id: storableText().min(1).max(128),
   endpoint: z.enum(SUPPORTED_ENDPOINTS),
   completion_window: z.literal('24h'),
   metadata: Metadata.nullable().optional(),

@@ -12,6 +12,7 @@ import type { ServiceDeps } from '../../services/service-deps.js';
 import { ApiError } from '../api-error.js';
 import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
+import { storableText } from '../storable-text.js';
 import { parseOrThrow, readJson } from '../validate.js';
 
 /** Entry ids are positive integers; anything else names no entry, so it is a 404 too. */
@@ -20,19 +21,23 @@ function entryId(raw: string): number {
   return Number(raw);
 }
 
+/** The last second a JavaScript Date can hold (ECMA-262: 8.64e15 ms after the epoch). */
+const MAX_UNIX_SECONDS = 8_640_000_000_000;
+
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.coerce.number().int().min(1).optional(),
-  batch_id: z.string().max(128).optional(),
+  batch_id: storableText().max(128).optional(),
   event_type: WebhookEventNameSchema.optional(),
   state: z.enum(['pending', 'retrying', 'succeeded', 'failed']).optional(),
 });
 
 const BulkRetryBody = z
   .object({
-    batch_id: z.string().max(128).optional(),
+    batch_id: storableText().max(128).optional(),
     event_type: WebhookEventNameSchema.optional(),
-    created_since: z.number().int().min(0).optional(),
+    // Unix seconds; beyond this a JavaScript Date (and so the query) has no valid value.
+    created_since: z.number().int().min(0).max(MAX_UNIX_SECONDS).optional(),
   })
   .strict();
 
