@@ -1,10 +1,9 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { cancellationSignal } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { request } from 'undici';
 import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
-import { findWebhookTarget } from '../db/batches.js';
 import { parseRetryAfterMs } from '../shared/retry-after.js';
-import { recordDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
-import { findWebhookEvent } from '../db/webhook-events.js';
+import { findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { isForbiddenAddressError, validateWebhookUrl } from '../webhooks/url-guard.js';
 import { signWebhook } from '../webhooks/webhook-signer.js';
 import type { ActivityDeps } from './activity-deps.js';
@@ -33,90 +32,106 @@ function describeError(err: unknown, timeoutSeconds: number): string {
 }
 
 /**
- * One attempt to POST a frozen event to its batch's webhook URL, signed with
- * the batch's secret (or the global one). Every attempt is recorded. The URL is
- * checked again here, and the dispatcher refuses forbidden addresses after DNS
- * resolution; redirects are never followed (a 3xx is a failed attempt).
+ * What one HTTP attempt came to, as a value the workflow records and acts on:
+ * the receiver took it (`delivered`), it failed and may be retried
+ * (`failed`, with the receiver's Retry-After in seconds), or the URL is
+ * refused for good (`forbidden`).
  */
-export async function deliverWebhookAttempt(
+export type WebhookSendOutcome = PostResult & {
+  /** Unix milliseconds when the request went out. */
+  attemptedAt: number;
+  durationMs: number;
+};
+
+type PostResult = {
+  statusCode: number | null;
+  /** First KB of the receiver's answer. */
+  responseBody: string | null;
+} & (
+  | { kind: 'delivered' }
+  | { kind: 'failed'; error: string; retryAfterSeconds?: number }
+  | { kind: 'forbidden'; error: string }
+);
+
+/** Thrown before the request goes out (Postgres unreachable): not an attempt; safe to send again. */
+export const WEBHOOK_NOT_SENT = 'WebhookNotSent';
+
+/**
+ * One HTTP attempt: POSTs a frozen event to its batch's webhook URL, signed
+ * with the batch's secret (or the global one), read from Postgres here so it
+ * never enters workflow history. Writes nothing: whatever happens once the
+ * request is out comes back as an outcome; only a failure before the request
+ * goes out throws (`WebhookNotSent`). A worker stopping mid-request cancels
+ * it and the activity fails, so the workflow records the attempt as interrupted.
+ */
+export async function sendWebhook(
   { pool, config, webhookDispatcher, log }: ActivityDeps,
-  input: { eventId: string; deliveryId: string; timeoutSeconds: number; attempt: number },
-): Promise<{ attempt: number; statusCode: number }> {
-  const event = await findWebhookEvent(pool, input.eventId);
-  if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${input.eventId} not found`, nonRetryable: true });
-  const target = await findWebhookTarget(pool, event.batch_id);
-  if (!target?.url) throw ApplicationFailure.create({ type: 'WebhookNotConfigured', message: 'the batch has no webhook URL', nonRetryable: true });
+  input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number },
+): Promise<WebhookSendOutcome> {
+  const event = await findWebhookEventWithTarget(pool, input.eventId).catch((err: unknown) => {
+    throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: ${describeError(err, input.timeoutSeconds)}` });
+  });
+  if (!event?.url) throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: 'not sent: the event or its webhook URL is gone' });
 
-  const timeoutMs = input.timeoutSeconds * 1000;
-  const attemptedAt = new Date();
+  const attemptedAt = Date.now();
   const started = performance.now();
-  let statusCode: number | null = null;
-  let responseBody: string | null = null;
-  let error: string | null = null;
-  let retryAfter: number | undefined;
-  let forbidden = false;
+  const result = await post(event, event.url, attemptedAt, { config, webhookDispatcher }, input.timeoutSeconds);
+  const outcome: WebhookSendOutcome = { ...result, attemptedAt, durationMs: Math.round(performance.now() - started) };
 
-  const checked = validateWebhookUrl(target.url, { allowPrivateNetworks: config.webhook.allowPrivateNetworks });
-  if (!checked.ok) {
-    error = `refused: ${checked.reason}`;
-    forbidden = true;
-  } else {
-    const headers = signWebhook({
-      secret: target.secret ?? config.webhook.secret,
-      eventId: event.id,
-      eventType: eventTypeName(event.type as LifecycleEvent),
-      body: event.payload,
-      timestamp: Math.floor(Date.now() / 1000),
-    });
-    try {
-      const res = await request(checked.url, {
-        method: 'POST',
-        headers,
-        body: event.payload,
-        dispatcher: webhookDispatcher,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      statusCode = res.statusCode;
-      if (statusCode === 429 || statusCode === 503) {
-        const header = res.headers['retry-after'];
-        const ms = parseRetryAfterMs(Array.isArray(header) ? header[0] : header);
-        retryAfter = ms === null ? undefined : Math.ceil(ms / 1000);
-      }
-      responseBody = await readBodyPrefix(res.body, RESPONSE_BODY_KEEP_BYTES).catch(() => null);
-    } catch (err) {
-      forbidden = isForbiddenAddressError(err);
-      error = describeError(err, input.timeoutSeconds);
-    }
-  }
-  const success = statusCode !== null && statusCode >= 200 && statusCode < 300;
-  if (!success && error === null) error = `HTTP ${statusCode}`;
-  await recordDeliveryAttempt(pool, {
+  const logFields = { batchId: event.batch_id, eventId: event.id, deliveryId: input.deliveryId, attempt: input.attempt, statusCode: outcome.statusCode };
+  if (outcome.kind === 'delivered') log.info(logFields, 'webhook delivered');
+  else log.warn({ ...logFields, error: outcome.error }, 'webhook attempt failed');
+  return outcome;
+}
+
+/**
+ * The request itself. The URL is checked again here, and the dispatcher
+ * refuses forbidden addresses after DNS resolution; redirects are never
+ * followed (a 3xx is a failed attempt).
+ */
+async function post(
+  event: WebhookEventWithTarget,
+  url: string,
+  attemptedAt: number,
+  { config, webhookDispatcher }: Pick<ActivityDeps, 'config' | 'webhookDispatcher'>,
+  timeoutSeconds: number,
+): Promise<PostResult> {
+  const checked = validateWebhookUrl(url, { allowPrivateNetworks: config.webhook.allowPrivateNetworks });
+  if (!checked.ok) return { kind: 'forbidden', error: `refused: ${checked.reason}`, statusCode: null, responseBody: null };
+  const headers = signWebhook({
+    secret: event.secret ?? config.webhook.secret,
     eventId: event.id,
-    deliveryId: input.deliveryId,
-    attempt: input.attempt,
-    url: target.url,
-    attemptedAt,
-    durationMs: Math.round(performance.now() - started),
-    statusCode,
-    responseBody,
-    error,
-    success,
+    eventType: eventTypeName(event.type as LifecycleEvent),
+    body: event.payload,
+    timestamp: Math.floor(attemptedAt / 1000),
   });
-  const logFields = { batchId: event.batch_id, eventId: event.id, deliveryId: input.deliveryId, attempt: input.attempt, statusCode };
-  if (success) {
-    log.info(logFields, 'webhook delivered');
-    return { attempt: input.attempt, statusCode: statusCode! };
+  const timeoutMs = timeoutSeconds * 1000;
+  const workerStopping = cancellationSignal();
+  try {
+    const res = await request(checked.url, {
+      method: 'POST',
+      headers,
+      body: event.payload,
+      dispatcher: webhookDispatcher,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), workerStopping]),
+    });
+    const statusCode = res.statusCode;
+    const responseBody = await readBodyPrefix(res.body, RESPONSE_BODY_KEEP_BYTES).catch(() => null);
+    if (statusCode >= 200 && statusCode < 300) return { kind: 'delivered', statusCode, responseBody };
+    let retryAfterSeconds: number | undefined;
+    if (statusCode === 429 || statusCode === 503) {
+      const header = res.headers['retry-after'];
+      const ms = parseRetryAfterMs(Array.isArray(header) ? header[0] : header);
+      retryAfterSeconds = ms === null ? undefined : Math.ceil(ms / 1000);
+    }
+    return { kind: 'failed', error: `HTTP ${statusCode}`, statusCode, responseBody, retryAfterSeconds };
+  } catch (err) {
+    // Not a failed attempt but an unfinished one: the worker is going away.
+    if (workerStopping.aborted) throw new CancelledFailure('the worker stopped mid-request');
+    const error = describeError(err, timeoutSeconds);
+    if (isForbiddenAddressError(err)) return { kind: 'forbidden', error, statusCode: null, responseBody: null };
+    return { kind: 'failed', error, statusCode: null, responseBody: null };
   }
-  log.warn({ ...logFields, error }, 'webhook attempt failed');
-  if (forbidden) {
-    throw ApplicationFailure.create({ type: 'WebhookTargetForbidden', message: error!, nonRetryable: true });
-  }
-  const maxDelay = config.webhook.retryMaxIntervalSeconds;
-  throw ApplicationFailure.create({
-    type: 'WebhookDeliveryFailed',
-    message: `attempt ${input.attempt} failed: ${error}`,
-    nextRetryDelay: retryAfter === undefined ? undefined : `${Math.min(Math.max(retryAfter, 1), maxDelay)}s`,
-  });
 }

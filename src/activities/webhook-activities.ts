@@ -2,15 +2,46 @@ import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LifecycleEvent } from '../batches/lifecycle-events.js';
 import { findBatchById } from '../db/batches.js';
-import { listAttemptsOfDelivery } from '../db/webhook-delivery-attempts.js';
+import { finishDeliveryAttempt, listAttemptsOfDelivery, startDeliveryAttempt, type FinishedDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
-import { findWebhookEvent } from '../db/webhook-events.js';
+import { findWebhookEvent, findWebhookEventWithTarget } from '../db/webhook-events.js';
 import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
-import { deliverWebhookAttempt } from './deliver-webhook.js';
+import { sendWebhook, type WebhookSendOutcome } from './deliver-webhook.js';
+
+/** An attempt's outcome as the workflow records it: what the POST came to, or `interrupted`. */
+export type WebhookAttemptOutcome = WebhookSendOutcome | { kind: 'interrupted' };
+
+/** The error an attempt shows when its worker stopped mid-request. */
+export const INTERRUPTED_ATTEMPT_ERROR = 'interrupted';
+
+function attemptRecord(deliveryId: string, attempt: number, outcome: WebhookAttemptOutcome): FinishedDeliveryAttempt {
+  if (outcome.kind === 'interrupted') {
+    return { deliveryId, attempt, state: 'interrupted', attemptedAt: null, durationMs: null, statusCode: null, responseBody: null, error: INTERRUPTED_ATTEMPT_ERROR, success: false };
+  }
+  return {
+    deliveryId,
+    attempt,
+    state: 'finished',
+    attemptedAt: new Date(outcome.attemptedAt),
+    durationMs: outcome.durationMs,
+    statusCode: outcome.statusCode,
+    responseBody: outcome.responseBody,
+    error: outcome.kind === 'delivered' ? null : outcome.error,
+    success: outcome.kind === 'delivered',
+  };
+}
 
 export function createWebhookActivities(deps: ActivityDeps) {
   const { pool, log } = deps;
+
+  async function prepareWebhookAttempt({ eventId, deliveryId, attempt }: { eventId: string; deliveryId: string; attempt: number }) {
+    const event = await findWebhookEventWithTarget(pool, eventId);
+    if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${eventId} not found`, nonRetryable: true });
+    if (!event.url) throw ApplicationFailure.create({ type: 'WebhookNotConfigured', message: 'the batch has no webhook URL', nonRetryable: true });
+    await startDeliveryAttempt(pool, { eventId, deliveryId, attempt, url: event.url });
+  }
+
   return {
     /** Freezes the event's id and body in Postgres; see freezeWebhookEvent. */
     async recordWebhookEvent({ batchId, event, seq }: { batchId: string; event: LifecycleEvent; seq: number }) {
@@ -20,9 +51,36 @@ export function createWebhookActivities(deps: ActivityDeps) {
       return { eventId: row.id };
     },
 
-    /** One delivery attempt; throws (retryably or not) unless the receiver answers 2xx. */
+    /**
+     * Logs HTTP attempt `attempt` as started, before its request goes out.
+     * Idempotent, so the workflow retries it for as long as Postgres is away.
+     */
+    prepareWebhookAttempt,
+
+    /** The POST alone; see sendWebhook. */
+    async sendWebhook(input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number }) {
+      return sendWebhook(deps, input);
+    },
+
+    /** Finishes a started attempt with what it came to; idempotent. */
+    async recordWebhookAttemptOutcome({ deliveryId, attempt, outcome }: { deliveryId: string; attempt: number; outcome: WebhookAttemptOutcome }) {
+      await finishDeliveryAttempt(pool, attemptRecord(deliveryId, attempt, outcome));
+    },
+
+    /**
+     * Kept for deliveries started before attempts were logged by the workflow
+     * (see the patch in webhookDeliveryWorkflow): one attempt numbered by
+     * Temporal's activity attempt, thrown on failure. New deliveries never call it.
+     */
     async deliverWebhook({ eventId, deliveryId, timeoutSeconds }: { eventId: string; deliveryId: string; timeoutSeconds: number }) {
-      return deliverWebhookAttempt(deps, { eventId, deliveryId, timeoutSeconds, attempt: activityInfo().attempt });
+      const attempt = activityInfo().attempt;
+      await prepareWebhookAttempt({ eventId, deliveryId, attempt });
+      const outcome = await sendWebhook(deps, { eventId, deliveryId, attempt, timeoutSeconds });
+      await finishDeliveryAttempt(pool, attemptRecord(deliveryId, attempt, outcome));
+      if (outcome.kind === 'delivered') return { attempt, statusCode: outcome.statusCode! };
+      if (outcome.kind === 'forbidden') throw ApplicationFailure.create({ type: 'WebhookTargetForbidden', message: outcome.error, nonRetryable: true });
+      const delay = outcome.retryAfterSeconds === undefined ? undefined : `${Math.min(Math.max(outcome.retryAfterSeconds, 1), deps.config.webhook.retryMaxIntervalSeconds)}s`;
+      throw ApplicationFailure.create({ type: 'WebhookDeliveryFailed', message: `attempt ${attempt} failed: ${outcome.error}`, nextRetryDelay: delay });
     },
 
     /** Writes the event's dead-letter entry, or updates it when a manual retry failed again. */

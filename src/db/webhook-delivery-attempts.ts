@@ -2,6 +2,13 @@ import type { Pool, PoolClient } from './pool.js';
 
 type Queryable = Pool | PoolClient;
 
+/**
+ * `started` is written before the request goes out; `finished` once it came
+ * back (any answer, error or refusal); `interrupted` when its worker stopped
+ * mid-request and the outcome is unknown.
+ */
+export type DeliveryAttemptState = 'started' | 'finished' | 'interrupted';
+
 export interface DeliveryAttemptRow {
   id: number;
   event_id: string;
@@ -9,35 +16,54 @@ export interface DeliveryAttemptRow {
   delivery_id: string;
   attempt: number;
   url: string;
+  state: DeliveryAttemptState;
   attempted_at: Date;
-  duration_ms: number;
+  finished_at: Date | null;
+  /** Null until the attempt finishes, and for an interrupted one. */
+  duration_ms: number | null;
   status_code: number | null;
   response_body: string | null;
   error: string | null;
   success: boolean;
 }
 
-export interface NewDeliveryAttempt {
-  eventId: string;
+/**
+ * Logs an attempt as `started` before its request goes out. One row per
+ * (delivery, attempt number): writing it again (a retried activity) changes nothing.
+ */
+export async function startDeliveryAttempt(
+  db: Queryable,
+  a: { eventId: string; deliveryId: string; attempt: number; url: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO webhook_delivery_attempts (event_id, delivery_id, attempt, url, state, attempted_at, success)
+     VALUES ($1::text, $2::text, $3::int, $4::text, 'started', now(), false)
+     ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+    [a.eventId, a.deliveryId, a.attempt, a.url],
+  );
+}
+
+export interface FinishedDeliveryAttempt {
   deliveryId: string;
   attempt: number;
-  url: string;
-  attemptedAt: Date;
-  durationMs: number;
+  state: 'finished' | 'interrupted';
+  /** When the request went out; null keeps the time the attempt was started. */
+  attemptedAt: Date | null;
+  durationMs: number | null;
   statusCode: number | null;
   responseBody: string | null;
   error: string | null;
   success: boolean;
 }
 
-/** One row per (delivery, attempt number): a retried activity attempt overwrites nothing. */
-export async function recordDeliveryAttempt(db: Queryable, a: NewDeliveryAttempt): Promise<void> {
+/** Finishes a started attempt; a repeat (a retried activity) changes nothing. */
+export async function finishDeliveryAttempt(db: Queryable, a: FinishedDeliveryAttempt): Promise<void> {
   await db.query(
-    `INSERT INTO webhook_delivery_attempts
-       (event_id, delivery_id, attempt, url, attempted_at, duration_ms, status_code, response_body, error, success)
-     VALUES ($1::text, $2::text, $3::int, $4::text, $5::timestamptz, $6::int, $7::int, $8::text, $9::text, $10::bool)
-     ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-    [a.eventId, a.deliveryId, a.attempt, a.url, a.attemptedAt, a.durationMs, a.statusCode, a.responseBody, a.error, a.success],
+    `UPDATE webhook_delivery_attempts
+        SET state = $3::text, attempted_at = COALESCE($4::timestamptz, attempted_at), finished_at = now(),
+            duration_ms = $5::int, status_code = $6::int, response_body = $7::text, error = $8::text, success = $9::bool
+      WHERE delivery_id = $1::text AND attempt = $2::int AND state = 'started'`,
+    [a.deliveryId, a.attempt, a.state, a.attemptedAt, a.durationMs, a.statusCode, a.responseBody, a.error, a.success],
   );
 }
 

@@ -36,3 +36,20 @@ export async function findWebhookEvent(db: Queryable, id: string): Promise<Webho
   const { rows } = await db.query<WebhookEventRow>(`SELECT * FROM webhook_events WHERE id = $1::text`, [id]);
   return rows[0];
 }
+
+export interface WebhookEventWithTarget extends WebhookEventRow {
+  /** The batch's webhook URL and secret; the secret never leaves the activity that signs. */
+  url: string | null;
+  secret: string | null;
+}
+
+/** An event with its batch's webhook URL and secret, in one round trip. */
+export async function findWebhookEventWithTarget(db: Queryable, id: string): Promise<WebhookEventWithTarget | undefined> {
+  const { rows } = await db.query<WebhookEventWithTarget>(
+    `SELECT e.*, b.webhook_url AS url, b.webhook_secret AS secret
+       FROM webhook_events e JOIN batches b ON b.id = e.batch_id
+      WHERE e.id = $1::text`,
+    [id],
+  );
+  return rows[0];
+}

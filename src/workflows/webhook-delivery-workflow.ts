@@ -1,5 +1,7 @@
-import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
+import type { WEBHOOK_NOT_SENT } from '../activities/deliver-webhook.js';
 import type { createActivities } from '../activities/index.js';
+import type { WebhookAttemptOutcome } from '../activities/webhook-activities.js';
 
 /** Global backoff settings; attempts and timeout come from the job. */
 export interface WebhookRetrySettings {
@@ -26,18 +28,92 @@ export type WebhookDeliveryResult =
   | { status: 'delivered'; attempts: number; statusCode: number }
   | { status: 'dead_lettered'; deadLetterId: number; attempts: number };
 
-// Headroom so the HTTP timeout (exactly `timeoutSeconds`) fires first and the
-// attempt is recorded before Temporal gives up on the activity.
+type Activities = ReturnType<typeof createActivities>;
+
+// Deliveries started before this patch replay the old single-activity path.
+const ATTEMPT_LOOP_PATCH = 'webhook-attempts-counted-by-workflow';
+const NOT_SENT: typeof WEBHOOK_NOT_SENT = 'WebhookNotSent';
+// Headroom so the HTTP timeout (exactly `timeoutSeconds`) fires before Temporal gives up on the POST.
 const START_TO_CLOSE_MARGIN_SECONDS = 5;
+// Pause between tries while Postgres is unreachable before a request goes out; no attempt is spent.
+const NOT_SENT_MAX_PAUSE_SECONDS = 60;
+
+// Bookkeeping is retried for as long as Postgres is away: an outage pauses delivery and costs no attempt.
+const bookkeeping = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
+
+/** Seconds to wait after failed attempt `attempt`: the receiver's Retry-After, else exponential backoff. */
+export function retryDelaySeconds(outcome: WebhookAttemptOutcome, attempt: number, retry: WebhookRetrySettings): number {
+  if (outcome.kind === 'failed' && outcome.retryAfterSeconds !== undefined) {
+    return Math.min(Math.max(outcome.retryAfterSeconds, 1), retry.maxIntervalSeconds);
+  }
+  return Math.min(retry.initialSeconds * retry.backoff ** (attempt - 1), retry.maxIntervalSeconds);
+}
 
 /**
- * Delivers one event: the activity POSTs it under the job's retry policy;
- * when attempts run out the event is dead-lettered. The input carries ids and
- * settings only; the activity reads the URL's secret from Postgres.
+ * Delivers one event. The workflow counts HTTP attempts itself: each is
+ * logged as started, POSTed, and its outcome recorded; only the POST is
+ * limited by the job's attempts, and Postgres failures around it are retried
+ * without spending any. When the attempts run out the event is dead-lettered;
+ * a delivered event never is. The input carries ids and settings only; the
+ * sending activity reads the URL's secret from Postgres.
  */
 export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Promise<WebhookDeliveryResult> {
   const deliveryId = workflowInfo().workflowId;
-  const { deliverWebhook } = proxyActivities<ReturnType<typeof createActivities>>({
+  if (!patched(ATTEMPT_LOOP_PATCH)) return deliverWithActivityRetries(input, deliveryId);
+  const ids = { eventId: input.eventId, deliveryId };
+  const { sendWebhook } = proxyActivities<Activities>({
+    startToCloseTimeout: `${input.timeoutSeconds + START_TO_CLOSE_MARGIN_SECONDS}s`,
+    // Never resent by Temporal: a POST that may have gone out is an attempt, and the workflow decides.
+    retry: { maximumAttempts: 1 },
+  });
+
+  /** One HTTP attempt, logged before and after; `interrupted` when its worker stopped mid-request. */
+  async function attempt(n: number): Promise<WebhookAttemptOutcome> {
+    for (let pause = 1; ; pause = Math.min(pause * 2, NOT_SENT_MAX_PAUSE_SECONDS)) {
+      await bookkeeping.prepareWebhookAttempt({ ...ids, attempt: n });
+      try {
+        return await sendWebhook({ ...ids, attempt: n, timeoutSeconds: input.timeoutSeconds });
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        if (!(err.cause instanceof ApplicationFailure && err.cause.type === NOT_SENT)) return { kind: 'interrupted' };
+      }
+      await sleep(`${pause}s`);
+    }
+  }
+
+  for (let n = 1; n <= input.maxAttempts; n++) {
+    setCurrentDetails(`attempt ${n} of ${input.maxAttempts}`);
+    let outcome: WebhookAttemptOutcome;
+    try {
+      outcome = await attempt(n);
+    } catch (err) {
+      // Only a permanent failure (the event or its URL is gone) ends up here; anything else is a bug to surface.
+      if (!(err instanceof ActivityFailure)) throw err;
+      break;
+    }
+    await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome });
+    if (outcome.kind === 'delivered') {
+      if (input.deadLetterId !== undefined) {
+        await bookkeeping.recordDeadLetterRetrySuccess({ deadLetterId: input.deadLetterId, deliveryId });
+      }
+      setCurrentDetails(`delivered on attempt ${n} (HTTP ${outcome.statusCode})`);
+      return { status: 'delivered', attempts: n, statusCode: outcome.statusCode! };
+    }
+    if (outcome.kind === 'forbidden' || n === input.maxAttempts) break;
+    const delay = retryDelaySeconds(outcome, n, input.retry);
+    const lastFailure = outcome.kind === 'interrupted' ? 'interrupted' : outcome.error;
+    setCurrentDetails(`attempt ${n} of ${input.maxAttempts} failed (${lastFailure}); next attempt in ${delay}s`);
+    await sleep(`${delay}s`);
+  }
+  // Dead-lettered only when the HTTP attempts ran out (or can never be made); the entry counts them from the log.
+  const entry = await bookkeeping.recordDeadLetter({ ...ids, deadLetterId: input.deadLetterId });
+  setCurrentDetails(`dead-lettered after ${entry.attempts} attempts`);
+  return { status: 'dead_lettered', deadLetterId: entry.deadLetterId, attempts: entry.attempts };
+}
+
+/** The path of deliveries started before ATTEMPT_LOOP_PATCH: Temporal's retries count the attempts. */
+async function deliverWithActivityRetries(input: WebhookDeliveryInput, deliveryId: string): Promise<WebhookDeliveryResult> {
+  const { deliverWebhook } = proxyActivities<Activities>({
     startToCloseTimeout: `${input.timeoutSeconds + START_TO_CLOSE_MARGIN_SECONDS}s`,
     retry: {
       maximumAttempts: input.maxAttempts,
@@ -46,11 +122,6 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
       maximumInterval: `${input.retry.maxIntervalSeconds}s`,
     },
   });
-  const bookkeeping = proxyActivities<ReturnType<typeof createActivities>>({
-    startToCloseTimeout: '30s',
-    retry: { maximumInterval: '1m' },
-  });
-
   try {
     const delivered = await deliverWebhook({ eventId: input.eventId, deliveryId, timeoutSeconds: input.timeoutSeconds });
     if (input.deadLetterId !== undefined) {
@@ -58,13 +129,8 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
     }
     return { status: 'delivered', attempts: delivered.attempt, statusCode: delivered.statusCode };
   } catch (err) {
-    // Only a delivery that ran out of attempts is dead-lettered; anything else is a bug to surface.
     if (!(err instanceof ActivityFailure)) throw err;
-    const entry = await bookkeeping.recordDeadLetter({
-      eventId: input.eventId,
-      deliveryId,
-      deadLetterId: input.deadLetterId,
-    });
+    const entry = await bookkeeping.recordDeadLetter({ eventId: input.eventId, deliveryId, deadLetterId: input.deadLetterId });
     return { status: 'dead_lettered', deadLetterId: entry.deadLetterId, attempts: entry.attempts };
   }
 }
