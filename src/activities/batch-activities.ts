@@ -1,54 +1,89 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { SUPPORTED_ENDPOINTS } from '../batches/input-lines.js';
 import type { LifecycleEvent } from '../batches/lifecycle-events.js';
-import { findBatchById, markFailed } from '../db/batches.js';
+import { findBatchById, isPostgresDataError, markFailed, type BatchErrorItem } from '../db/batches.js';
 import type { ActivityDeps } from './activity-deps.js';
-import type { BatchPlan } from './batch-plan.js';
+import { BATCH_DATA_ERROR, type BatchPlan } from './batch-plan.js';
 import { finalizeBatchFiles } from './finalize-batch.js';
 import { processRequestRange } from './process-request-range.js';
 import { validateBatchInput } from './validate-batch-input.js';
 
+/** Turns a failure that would repeat on every attempt into a non-retryable one; leaves the rest to retry. */
+export function classifyActivityFailure(err: unknown): unknown {
+  if (!isPostgresDataError(err)) return err;
+  return ApplicationFailure.create({
+    type: BATCH_DATA_ERROR,
+    message: `${err.message} (SQLSTATE ${err.code})`,
+    nonRetryable: true,
+    cause: err,
+  });
+}
+
+const HEARTBEAT_EVERY_MS = 5_000;
+
+/**
+ * Runs a step with its failures classified. `heartbeat`: beats every few
+ * seconds while the step runs (even while it waits on Postgres), so a dead
+ * worker's attempt is retried within the heartbeat timeout, not the start-to-close one.
+ */
+export async function asBatchStep<T>(fn: () => Promise<T>, { heartbeat = false } = {}): Promise<T> {
+  const timer = heartbeat ? setInterval(() => Context.current().heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
+  try {
+    return await fn();
+  } catch (err) {
+    throw classifyActivityFailure(err);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function createBatchActivities(deps: ActivityDeps) {
   const { pool, config } = deps;
   return {
-    /** Everything the workflow needs to drive the batch, without secrets. */
-    async loadBatchPlan({ batchId }: { batchId: string }): Promise<BatchPlan> {
-      const batch = await findBatchById(pool, batchId);
-      if (!batch) throw ApplicationFailure.create({ type: 'BatchNotFound', message: `batch ${batchId} not found`, nonRetryable: true });
-      if (!(SUPPORTED_ENDPOINTS as readonly string[]).includes(batch.endpoint)) {
-        throw ApplicationFailure.create({ type: 'UnsupportedEndpoint', message: batch.endpoint, nonRetryable: true });
-      }
-      return {
-        endpoint: batch.endpoint,
-        completionWindowMs: batch.expires_at.getTime() - batch.created_at.getTime(),
-        tuning: { ...config.batch },
-        webhook:
-          batch.webhook_url === null
-            ? null
-            : {
-                url: batch.webhook_url,
-                events: (batch.webhook_events ?? []) as LifecycleEvent[],
-                maxAttempts: batch.webhook_max_retries ?? config.webhook.defaultMaxRetries,
-                timeoutSeconds: batch.webhook_timeout ?? config.webhook.defaultTimeoutSeconds,
-              },
-        webhookRetry: {
-          initialSeconds: config.webhook.retryInitialSeconds,
-          backoff: config.webhook.retryBackoff,
-          maxIntervalSeconds: config.webhook.retryMaxIntervalSeconds,
-        },
-      };
-    },
+    /**
+     * Everything the workflow needs to drive the batch, without secrets; null
+     * while the batch row does not exist (not committed yet, or never will be).
+     */
+    loadBatchPlan: ({ batchId }: { batchId: string }): Promise<BatchPlan | null> =>
+      asBatchStep(async () => {
+        const batch = await findBatchById(pool, batchId);
+        if (!batch) return null;
+        if (!(SUPPORTED_ENDPOINTS as readonly string[]).includes(batch.endpoint)) {
+          throw ApplicationFailure.create({ type: 'UnsupportedEndpoint', message: batch.endpoint, nonRetryable: true });
+        }
+        return {
+          endpoint: batch.endpoint,
+          completionWindowMs: batch.expires_at.getTime() - batch.created_at.getTime(),
+          tuning: { ...config.batch },
+          webhook:
+            batch.webhook_url === null
+              ? null
+              : {
+                  url: batch.webhook_url,
+                  events: (batch.webhook_events ?? []) as LifecycleEvent[],
+                  maxAttempts: batch.webhook_max_retries ?? config.webhook.defaultMaxRetries,
+                  timeoutSeconds: batch.webhook_timeout ?? config.webhook.defaultTimeoutSeconds,
+                },
+          webhookRetry: {
+            initialSeconds: config.webhook.retryInitialSeconds,
+            backoff: config.webhook.retryBackoff,
+            maxIntervalSeconds: config.webhook.retryMaxIntervalSeconds,
+          },
+        };
+      }),
 
-    validateBatchInput: (input: { batchId: string }) => validateBatchInput(deps, input),
+    validateBatchInput: (input: { batchId: string }) =>
+      asBatchStep(() => validateBatchInput(deps, input), { heartbeat: true }),
 
+    // Heartbeats on its own, with its progress.
     processRequestRange: (input: { batchId: string; endpoint: string; fromLine: number; toLine: number }) =>
-      processRequestRange(deps, input),
+      asBatchStep(() => processRequestRange(deps, input)),
 
     finalizeBatch: (input: { batchId: string; status: 'completed' | 'cancelled' | 'expired' }) =>
-      finalizeBatchFiles(deps, input),
+      asBatchStep(() => finalizeBatchFiles(deps, input), { heartbeat: true }),
 
-    async failBatch({ batchId, message }: { batchId: string; message: string }): Promise<void> {
-      await markFailed(pool, batchId, [{ code: 'internal_error', message, param: null, line: null }]);
-    },
+    failBatch: ({ batchId, error }: { batchId: string; error: BatchErrorItem }): Promise<void> =>
+      asBatchStep(() => markFailed(pool, batchId, [error])),
   };
 }

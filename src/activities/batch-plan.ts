@@ -15,3 +15,6 @@ export interface BatchPlan {
   webhook: { url: string; events: LifecycleEvent[]; maxAttempts: number; timeoutSeconds: number } | null;
   webhookRetry: WebhookRetrySettings;
 }
+
+/** Failure type of a step that Postgres refused because of the batch's data: retrying cannot help. */
+export const BATCH_DATA_ERROR = 'BatchDataError';

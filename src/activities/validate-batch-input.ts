@@ -1,8 +1,8 @@
 import { MAX_REQUESTS_PER_BATCH, parseInputLine, splitLines } from '../batches/input-lines.js';
 import { deleteBatchRequests, insertBatchRequests } from '../db/batch-requests.js';
-import { findBatchById, markFailed, markInProgress, type BatchErrorItem } from '../db/batches.js';
+import { findBatchById, isPostgresDataError, markFailed, markInProgress, type BatchErrorItem } from '../db/batches.js';
 import { readFileChunks } from '../db/files.js';
-import { inTransaction } from '../db/pool.js';
+import { inTransaction, type PoolClient } from '../db/pool.js';
 import type { ActivityDeps } from './activity-deps.js';
 
 const INSERT_BATCH_ROWS = 1000;
@@ -11,6 +11,20 @@ const MAX_REPORTED_ERRORS = 100;
 class InputRejected extends Error {
   constructor(readonly errors: BatchErrorItem[]) {
     super('input rejected');
+  }
+}
+
+type Row = { line: number; customId: string; body: string; fileLine: number };
+
+/** Stores rows; rows Postgres refuses are an input error for their lines, not a step to retry forever. */
+async function storeRows(client: PoolClient, batchId: string, rows: Row[]): Promise<void> {
+  try {
+    await insertBatchRequests(client, batchId, rows);
+  } catch (err) {
+    if (!isPostgresDataError(err) || rows.length === 0) throw err;
+    const [first, last] = [rows[0]!.fileLine, rows[rows.length - 1]!.fileLine];
+    const where = first === last ? `Line ${first}` : `Lines ${first}-${last}`;
+    throw new InputRejected([{ code: 'invalid_json_line', message: `${where} could not be stored: ${err.message}.`, param: null, line: first === last ? first : null }]);
   }
 }
 
@@ -42,7 +56,7 @@ export async function validateBatchInput(
       await deleteBatchRequests(client, batchId);
       const errors: BatchErrorItem[] = [];
       const seen = new Set<string>();
-      let rows: { line: number; customId: string; body: string }[] = [];
+      let rows: Row[] = [];
       let count = 0;
       let fileLine = 0;
       for await (const text of splitLines(readFileChunks(client, batch.input_file_id))) {
@@ -64,10 +78,10 @@ export async function validateBatchInput(
           continue;
         }
         seen.add(parsed.customId);
-        rows.push({ line: count, customId: parsed.customId, body: parsed.body });
+        rows.push({ line: count, customId: parsed.customId, body: parsed.body, fileLine });
         count += 1;
         if (rows.length >= INSERT_BATCH_ROWS && errors.length === 0) {
-          await insertBatchRequests(client, batchId, rows);
+          await storeRows(client, batchId, rows);
           rows = [];
         }
       }
@@ -75,7 +89,7 @@ export async function validateBatchInput(
         errors.push({ code: 'empty_file', message: 'The input file contains no requests.', param: 'input_file_id', line: null });
       }
       if (errors.length > 0) throw new InputRejected(errors);
-      await insertBatchRequests(client, batchId, rows);
+      await storeRows(client, batchId, rows);
       await markInProgress(client, batchId, count);
       return count;
     });

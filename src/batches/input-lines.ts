@@ -37,13 +37,37 @@ export function parseInputLine(text: string, line: number, endpoint: string): Pa
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return lineError(line, 'missing_required_parameter', `Line ${line}: body must be a JSON object.`, 'body');
   }
+  // Postgres text and jsonb cannot hold NUL; a raw one already failed JSON.parse, an escaped one is caught here.
+  if (text.includes('\\u0000') && containsNul(value)) {
+    const param = customId.includes('\u0000') ? 'custom_id' : containsNul(body) ? 'body' : null;
+    return lineError(line, 'invalid_json_line', `Line ${line} contains a NUL character (\\u0000), which is not supported.`, param);
+  }
   return { ok: true, customId, body: JSON.stringify(body) };
 }
 
-/** Splits a stream of byte chunks into lines (UTF-8, `\n` or `\r\n`), without holding the whole input. */
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(containsNul);
+  return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item));
+}
+
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * Splits a stream of byte chunks into lines (UTF-8, `\n` or `\r\n`), without
+ * holding the whole input. A UTF-8 byte order mark at the start is skipped, as OpenAI does.
+ */
 export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
   let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of chunks) {
+  let atStart = true;
+  for await (const next of chunks) {
+    let chunk = next;
+    if (atStart) {
+      // Stored chunks are 1 MiB, so the mark is never split across two of them.
+      if (chunk.subarray(0, 3).equals(UTF8_BOM)) chunk = chunk.subarray(3);
+      atStart = chunk.length === 0;
+    }
     let buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
     let start = 0;
     for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {

@@ -4,6 +4,16 @@ type Queryable = Pool | PoolClient;
 
 // Status timestamps use clock_timestamp(): now() would stamp the start of a long transaction.
 
+// SQLSTATE classes 22 (data exception) and 23 (integrity violation) fail the same way every
+// time; everything else (connections, timeouts, deadlocks, shutdowns) may pass on another attempt.
+const DATA_ERROR_CLASSES = new Set(['22', '23']);
+
+/** Whether Postgres refused a statement because of the data in it, so that repeating it cannot help. */
+export function isPostgresDataError(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && DATA_ERROR_CLASSES.has(code.slice(0, 2));
+}
+
 export type BatchStatus =
   | 'validating'
   | 'failed'

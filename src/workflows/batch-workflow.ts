@@ -1,5 +1,7 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   ContinueAsNew,
@@ -8,28 +10,50 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  sleep,
+  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import type { BatchPlan } from '../activities/batch-plan.js';
+import { BATCH_DATA_ERROR, type BatchPlan } from '../activities/batch-plan.js';
+import type { BatchErrorItem } from '../db/batches.js';
 import { emitLifecycleEvent, type EventCounters } from './lifecycle-emitter.js';
 
-const { loadBatchPlan, validateBatchInput, finalizeBatch, failBatch } = proxyActivities<
-  ReturnType<typeof createActivities>
->({
-  startToCloseTimeout: '30m',
+type Activities = ReturnType<typeof createActivities>;
+
+// Data errors arrive non-retryable; anything else is retried until the step's bound.
+const { loadBatchPlan, failBatch } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  // The longest completion window: a batch whose plan cannot be read for that long has expired anyway.
+  scheduleToCloseTimeout: '24h',
   retry: { maximumInterval: '1m' },
 });
+
+/**
+ * Validation and finalization heartbeat, so a dead worker costs one heartbeat
+ * timeout; a step stuck for good ends at `untilMs` instead of holding the batch forever.
+ */
+const longSteps = (untilMs: number) =>
+  proxyActivities<Activities>({
+    scheduleToCloseTimeout: Math.max(untilMs - Date.now(), 1_000),
+    heartbeatTimeout: '30s',
+    retry: { maximumInterval: '1m' },
+  });
 
 // Upstream errors are recorded per request, so this activity only fails on
 // infrastructure trouble: retry it until the batch expires. Heartbeats carry
 // cancellation and let a dead worker's chunk move elsewhere quickly.
-const { processRequestRange } = proxyActivities<ReturnType<typeof createActivities>>({
+const { processRequestRange } = proxyActivities<Activities>({
   startToCloseTimeout: '2h',
   heartbeatTimeout: '60s',
   retry: { maximumInterval: '1m' },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+
+/** The API commits the batch row just after starting this workflow: a row missing for this long never comes. */
+const ROW_WAIT_MS = 60_000;
+/** An expired batch's files are written after its deadline: finalization always gets at least this long. */
+const FINALIZE_GRACE_MS = 60 * 60 * 1000;
 
 export const cancelBatchSignal = defineSignal('cancel');
 
@@ -48,7 +72,12 @@ export interface BatchWorkflowInput {
   };
 }
 
-export type BatchOutcome = 'completed' | 'failed' | 'cancelled' | 'expired';
+/** `abandoned`: the batch row never appeared (the API died before committing it); nothing was written. */
+export type BatchOutcome = 'completed' | 'failed' | 'cancelled' | 'expired' | 'abandoned';
+
+type FinalStatus = 'completed' | 'cancelled' | 'expired';
+/** How the run ends; `failed.error` is null when the failure is already recorded (validation errors). */
+type Ending = FinalStatus | { failed: BatchErrorItem | null };
 
 /**
  * One batch: validate → in_progress → process chunks → finalizing → completed,
@@ -62,29 +91,31 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
     cancelRequested = true;
   });
 
-  const plan = input.resume?.plan ?? (await loadBatchPlan({ batchId }));
+  let plan: BatchPlan | null;
+  try {
+    // Short; a cancel that arrives meanwhile is handled by the first step after it.
+    plan = input.resume?.plan ?? (await CancellationScope.nonCancellable(() => loadPlanOnceCommitted(batchId)));
+  } catch (err) {
+    // Without a plan there is no webhook to tell; the batch's status still says what happened.
+    await CancellationScope.nonCancellable(() => failBatch({ batchId, error: batchError(err) }));
+    return 'failed';
+  }
+  if (plan === null) return 'abandoned';
+  const knownPlan = plan;
+
   // The window opens when the batch was submitted (the workflow started), even if no worker ran it at first.
   const deadlineMs = input.resume?.deadlineMs ?? workflowInfo().startTime.getTime() + plan.completionWindowMs;
   const eventCounters: EventCounters = { ...input.resume?.eventCounters };
-  const emit = (event: Parameters<typeof emitLifecycleEvent>[3]) => emitLifecycleEvent(batchId, plan, eventCounters, event);
-  // Writing the files and telling the user must happen even when the workflow is being cancelled.
-  const finish = (status: 'completed' | 'cancelled' | 'expired') =>
-    CancellationScope.nonCancellable(async () => {
-      await finalizeBatch({ batchId, status });
-      await emit(status);
-      return status;
-    });
+  const emit = (event: Parameters<typeof emitLifecycleEvent>[3]) => emitLifecycleEvent(batchId, knownPlan, eventCounters, event);
 
+  let ending: Ending;
   try {
     let total: number;
     if (input.resume) {
       total = input.resume.total;
     } else {
-      const validation = await validateBatchInput({ batchId });
-      if (!validation.ok) {
-        await emit('failed');
-        return 'failed';
-      }
+      const validation = await longSteps(deadlineMs).validateBatchInput({ batchId });
+      if (!validation.ok) return await end({ failed: null });
       total = validation.total;
       await emit('in_progress');
     }
@@ -101,18 +132,58 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
         resume: { plan, deadlineMs, total, ...state, eventCounters, cancelRequested },
       });
     }
-    return await finish(run);
+    ending = run;
   } catch (err) {
     // continueAsNew() ends this run by throwing ContinueAsNew: not a failure, let it through.
     if (err instanceof ContinueAsNew) throw err;
     // The workflow itself was cancelled (e.g. from the Web UI): end like a user's cancel.
-    if (isCancellation(err)) return await finish('cancelled');
-    // Anything that escapes is a bug or a non-retryable infrastructure fault:
-    // the user still gets a terminal status and a `failed` event.
-    await failBatch({ batchId, message: 'The batch could not be processed because of an internal error.' });
-    await emit('failed');
-    return 'failed';
+    if (isCancellation(err)) ending = 'cancelled';
+    // A step that ran out of the batch's time: the batch expires.
+    else if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) ending = 'expired';
+    else ending = { failed: batchError(err) };
   }
+  return await end(ending);
+
+  /** Writes the files (or records the failure) and tells the user, even while the workflow is being cancelled. */
+  function end(how: Ending): Promise<BatchOutcome> {
+    return CancellationScope.nonCancellable(async () => {
+      if (typeof how === 'string') {
+        const finalizeUntil = Math.max(deadlineMs, Date.now() + FINALIZE_GRACE_MS);
+        try {
+          await longSteps(finalizeUntil).finalizeBatch({ batchId, status: how });
+          await emit(how);
+          return how;
+        } catch (err) {
+          how = { failed: batchError(err) };
+        }
+      }
+      if (how.failed) await failBatch({ batchId, error: how.failed });
+      await emit('failed');
+      return 'failed';
+    });
+  }
+}
+
+/** Loads the plan, waiting up to {@link ROW_WAIT_MS} for the batch row to be committed; null if it never is. */
+async function loadPlanOnceCommitted(batchId: string): Promise<BatchPlan | null> {
+  const startedAt = Date.now();
+  for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 10_000)) {
+    const plan = await loadBatchPlan({ batchId });
+    if (plan !== null || Date.now() - startedAt >= ROW_WAIT_MS) return plan;
+    await sleep(delayMs);
+  }
+}
+
+/** The OpenAI-shaped error a failed step leaves on the batch. */
+function batchError(err: unknown): BatchErrorItem {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === BATCH_DATA_ERROR) {
+    return { code: 'invalid_data', message: `The batch could not be processed: ${cause.message}`, param: null, line: null };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { code: 'timeout', message: 'A step of the batch did not finish in time.', param: null, line: null };
+  }
+  return { code: 'internal_error', message: 'The batch could not be processed because of an internal error.', param: null, line: null };
 }
 
 type RunResult = 'completed' | 'cancelled' | 'expired' | 'continue';
@@ -135,37 +206,40 @@ async function processUntilDone(
   let finished = false;
   let failure: unknown;
   const scope = new CancellationScope();
-  const processing = scope
-    .run(async () => {
-      const inflight = new Map<number, Promise<void>>();
-      for (;;) {
-        while (dispatching && inflight.size < chunkConcurrency && state.nextLine < total) {
-          const fromLine = state.nextLine;
-          const toLine = Math.min(fromLine + chunkSize, total);
-          state.nextLine = toLine;
-          const chunk = processRequestRange({ batchId, endpoint: plan.endpoint, fromLine, toLine }).then(() => {
+  const processing = scope.run(async () => {
+    // Chunk promises never reject: a failure is kept, and every chunk is waited for
+    // before this returns, so nothing is still writing when the batch is finalized.
+    const inflight = new Map<number, Promise<void>>();
+    for (;;) {
+      while (dispatching && !scope.consideredCancelled && inflight.size < chunkConcurrency && state.nextLine < total) {
+        const fromLine = state.nextLine;
+        const toLine = Math.min(fromLine + chunkSize, total);
+        state.nextLine = toLine;
+        const chunk = processRequestRange({ batchId, endpoint: plan.endpoint, fromLine, toLine }).then(
+          () => void inflight.delete(fromLine),
+          (err: unknown) => {
             inflight.delete(fromLine);
-          });
-          inflight.set(fromLine, chunk);
-        }
-        if (inflight.size === 0) break;
-        await Promise.race(inflight.values());
-        if (state.nextLine < total && Date.now() - state.lastProgressAtMs >= progressIntervalSeconds * 1000) {
-          state.lastProgressAtMs = Date.now();
-          await emit('progress');
-        }
-        if (historyIsLong()) dispatching = false;
+            if (failure === undefined) {
+              failure = err;
+              scope.cancel(); // the other chunks stop too
+            }
+          },
+        );
+        inflight.set(fromLine, chunk);
       }
-    })
-    .then(
-      () => {
-        finished = true;
-      },
-      (err: unknown) => {
-        finished = true;
-        failure = err;
-      },
-    );
+      if (inflight.size === 0) break;
+      await Promise.race(inflight.values());
+      const progressDue = Date.now() - state.lastProgressAtMs >= progressIntervalSeconds * 1000;
+      if (!scope.consideredCancelled && state.nextLine < total && progressDue) {
+        state.lastProgressAtMs = Date.now();
+        // Not cut short by a cancel: the chunks still have to be waited for.
+        await CancellationScope.nonCancellable(() => emit('progress'));
+      }
+      if (historyIsLong()) dispatching = false;
+    }
+  }).finally(() => {
+    finished = true;
+  });
 
   const remainingMs = Math.max(0, deadlineMs - Date.now());
   let inTime: boolean;
@@ -184,6 +258,7 @@ async function processUntilDone(
     if (failure !== undefined && !isCancellation(failure)) throw failure;
     return inTime ? 'cancelled' : 'expired';
   }
+  await processing;
   if (failure !== undefined) throw failure;
   if (state.nextLine < total) return isCancelRequested() ? 'cancelled' : 'continue';
   return 'completed';
