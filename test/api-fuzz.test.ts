@@ -8,7 +8,7 @@ import { chatLines, startHarness, type Harness } from './support/service-harness
  * The seed is fixed (override with FUZZ_SEED) so a failure can be replayed.
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_611);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 250);
 process.stderr.write(`[api-fuzz] seed ${SEED}, ${RUNS} runs per route (FUZZ_SEED / FUZZ_RUNS to change)\n`);
 
 // ---- hostile values -------------------------------------------------------
