@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../src/api/app.js';
+import { isDatabaseUnavailable } from '../src/api/database-unavailable.js';
 import { parseConfig } from '../src/config.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/shared/logger.js';
@@ -371,5 +372,23 @@ describe('while Postgres is unreachable', () => {
   it('answers 503 when connecting times out', async () => {
     const port = await tcpServer(() => undefined);
     await expectUnavailable(new pg.Pool({ connectionString: `postgres://u:p@127.0.0.1:${port}/db`, connectionTimeoutMillis: 300, max: 2 }));
+  });
+
+  it('tells an unreachable database from a failed query', () => {
+    const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+    for (const err of [
+      withCode('57P01', 'terminating connection due to administrator command'),
+      withCode('57P03', 'the database system is starting up'),
+      withCode('08006'),
+      withCode('ECONNRESET'),
+      new Error('Connection terminated unexpectedly'),
+      new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')], 'connect failed'),
+      new Error('wrapped', { cause: withCode('ETIMEDOUT') }),
+    ]) {
+      expect(isDatabaseUnavailable(err), String(err)).toBe(true);
+    }
+    for (const err of [withCode('42601', 'syntax error'), withCode('23505', 'duplicate key'), new Error('boom'), 'ECONNREFUSED', null]) {
+      expect(isDatabaseUnavailable(err), String(err)).toBe(false);
+    }
   });
 });

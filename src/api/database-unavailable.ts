@@ -5,7 +5,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 const SERVER_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
 
 // pg reports a lost or never-made connection only in its message.
-const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
+const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
 
 /**
  * Whether `err` says Postgres is unreachable or refusing connections, rather
