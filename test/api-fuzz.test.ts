@@ -119,7 +119,7 @@ afterAll(async () => {
 interface Call {
   method: string;
   path: string;
-  body?: BodyInit;
+  body?: RequestInit['body'];
   headers?: Record<string, string>;
 }
 
