@@ -241,6 +241,17 @@ describe('hostile input', () => {
     expect(await storedFiles()).toBe(before);
   });
 
+  it('refuses a file name with a NUL in it and keeps nothing', async () => {
+    const before = await storedFiles();
+    // busboy itself refuses a raw NUL in a part header; a percent-encoded one reaches the file name.
+    for (const [disposition, param] of [[`filename*=utf-8''a%00b.jsonl`, 'file'], ['filename="a\u0000b.jsonl"', null]] as const) {
+      const body = `--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--B\r\nContent-Disposition: form-data; name="file"; ${disposition}\r\n\r\n${CHAT_LINE}\r\n--B--\r\n`;
+      const res = await api('/v1/files', { method: 'POST', body, headers: { 'content-type': 'multipart/form-data; boundary=B' } });
+      await expectError(res, 400, { param });
+    }
+    expect(await storedFiles()).toBe(before);
+  });
+
   it('accepts multipart/form-data in any capitals', async () => {
     const body = `--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--B\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n${CHAT_LINE}\r\n--B--\r\n`;
     for (const contentType of ['Multipart/Form-Data; boundary=B', 'MULTIPART/FORM-DATA; boundary=B']) {
