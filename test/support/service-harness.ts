@@ -42,7 +42,11 @@ export interface Harness {
  */
 export async function startHarness(
   env: Record<string, string> = {},
-  opts: { server?: 'time-skipping' | 'dev-server' } = {},
+  opts: {
+    server?: 'time-skipping' | 'dev-server';
+    /** The worker's own Postgres URL (e.g. through a proxy a test can cut); the API and `pool` keep the shared one. */
+    workerDatabaseUrl?: string;
+  } = {},
 ): Promise<Harness> {
   // Owners are unique per harness so test files sharing one database never see each other's data.
   const run = Math.random().toString(36).slice(2, 10);
@@ -59,6 +63,7 @@ export async function startHarness(
   });
   const log = createLogger(config.logLevel, 'test');
   const pool = createPool(inject('databaseUrl'), 5);
+  const workerPool = opts.workerDatabaseUrl ? createPool(opts.workerDatabaseUrl, 5) : pool;
   const echo = await startEchoServer({});
   // The dev server has visibility (list by search attribute) but real time; the test server skips time.
   const testEnv = opts.server === 'dev-server' ? await createLocalEnv() : await createTestEnv();
@@ -95,7 +100,7 @@ export async function startHarness(
         connection: testEnv.nativeConnection,
         namespace: 'default',
         taskQueue: config.temporal.taskQueue,
-        deps: { pool, upstream, webhookDispatcher, config, log },
+        deps: { pool: workerPool, upstream, webhookDispatcher, config, log },
         shutdownGraceTime: '1s',
         // The time-skipping server never expires a stopped worker's sticky queue; without a cache
         // a restarted worker picks the batch up at once.
@@ -114,6 +119,7 @@ export async function startHarness(
       await webhookDispatcher.close();
       await testEnv.teardown();
       await echo.stop();
+      if (workerPool !== pool) await workerPool.end();
       await pool.end();
     },
   };
