@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../src/api/app.js';
-import { isDatabaseUnavailable } from '../src/api/database-unavailable.js';
+import { isDatabaseUnavailable } from '../src/db/connection-errors.js';
 import { parseConfig } from '../src/config.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/shared/logger.js';

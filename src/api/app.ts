@@ -4,7 +4,7 @@ import type { ServiceDeps } from '../services/service-deps.js';
 import { allowedMethodsOf } from './allowed-methods.js';
 import { ApiError } from './api-error.js';
 import { bearerAuth, type AuthVariables } from './auth.js';
-import { isDatabaseUnavailable } from './database-unavailable.js';
+import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import { jsonBodyLimit, storableUrlText } from './request-guards.js';
 import { batchesRoutes } from './routes/batches-routes.js';
 import { deadLetterRoutes } from './routes/dead-letter-routes.js';

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isDatabaseUnavailable } from './connection-errors.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -37,7 +38,7 @@ export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Prom
     return await fn(client);
   } catch (err) {
     // A failed query on a healthy connection leaves it usable; a dead socket does not.
-    if (isConnectionError(err)) broken ??= err as Error;
+    if (isDatabaseUnavailable(err)) broken ??= err as Error;
     throw err;
   } finally {
     client.off('error', onError);
@@ -58,24 +59,4 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
       throw err;
     }
   });
-}
-
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
-
-/**
- * True when the error means Postgres could not be reached or the connection
- * died (as opposed to a query Postgres refused): the operation may succeed
- * when retried later.
- */
-export function isConnectionError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (CONNECTION_ERROR_CODES.has(code)) return true;
-    // SQLSTATE 08 connection exception; 57P01–57P03 admin shutdown, crash shutdown, cannot connect now; 53300 too many connections.
-    if (/^08/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300') return true;
-  }
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed/i.test(
-    err.message,
-  );
 }
