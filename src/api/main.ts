@@ -9,7 +9,8 @@ import { startApiServer } from './api-server.js';
 const config = requireApiConfig(loadConfigOrExit());
 const log = createLogger(config.logLevel, 'api');
 exitOnFatalError(log);
-const pool = createPool(config.databaseUrl, config.databasePoolSize);
+// While Postgres is unreachable a request gets its 503 within 5 s, well before a client's own timeout.
+const pool = createPool(config.databaseUrl, { max: config.databasePoolSize, connectionTimeoutMillis: 5_000 });
 await migrate(pool);
 const api = await startApiServer(config, pool, log);
 log.info({ port: api.port }, 'API listening');
