@@ -1,5 +1,14 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
+import type { ServiceError, ServiceErrorKind } from '../services/service-error.js';
+
+const STATUS_OF: Record<ServiceErrorKind, ContentfulStatusCode> = {
+  invalid_request: 400,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unavailable: 503,
+};
 
 /** An error the API answers with OpenAI's error shape `{error: {message, type, param, code}}`. */
 export class ApiError extends Error {
@@ -19,6 +28,11 @@ export class ApiError extends Error {
 
   static notFound(what: string, id: string): ApiError {
     return new ApiError(404, `No ${what} found with id '${id}'.`, 'not_found', 'id');
+  }
+
+  /** The HTTP answer to a service's error: the one place where its kind becomes a status. */
+  static fromService(error: ServiceError): ApiError {
+    return new ApiError(STATUS_OF[error.kind], error.message, error.code, error.param);
   }
 
   /** A 400 naming the first offending field, e.g. `webhook.max_retries`. */

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ServiceDeps } from '../services/service-deps.js';
 import { allowedMethodsOf } from './allowed-methods.js';
+import { ServiceError } from '../services/service-error.js';
 import { ApiError } from './api-error.js';
 import { bearerAuth, type AuthVariables } from './auth.js';
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
@@ -32,7 +33,8 @@ export function createApp(deps: ServiceDeps) {
     }
     return c.json(new ApiError(404, `Unknown route: ${c.req.method} ${c.req.path}`, 'unknown_route').toBody(), 404);
   });
-  app.onError((err, c) => {
+  app.onError((caught, c) => {
+    const err = caught instanceof ServiceError ? ApiError.fromService(caught) : caught;
     if (err instanceof ApiError) {
       // OpenAI's clients retry 409s and some 4xx unless told not to; a client error will not change on retry.
       if (err.status < 500) c.header('x-should-retry', 'false');

@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from './api-error.js';
-import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from './storable-text.js';
+import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../shared/storable-text.js';
 
 /** JSON bodies are small; only a multipart upload may be large (its file has its own limit). */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;

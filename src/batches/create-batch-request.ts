@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { storableText } from '../api/storable-text.js';
+import { storableText } from '../shared/storable-text.js';
 import { SUPPORTED_ENDPOINTS } from './input-lines.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './lifecycle-events.js';
 

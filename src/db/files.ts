@@ -34,6 +34,11 @@ export async function insertFileChunk(db: Queryable, fileId: string, seq: number
   ]);
 }
 
+/** Completes an upload: its purpose (known only once the form is read) and its size. */
+export async function completeUpload(db: Queryable, fileId: string, purpose: string, bytes: number): Promise<void> {
+  await db.query(`UPDATE files SET purpose = $2::text, bytes = $3::bigint WHERE id = $1::text`, [fileId, purpose, bytes]);
+}
+
 export async function setFileBytes(db: Queryable, fileId: string, bytes: number): Promise<void> {
   await db.query(`UPDATE files SET bytes = $2::bigint WHERE id = $1::text`, [fileId, bytes]);
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { ApiError } from '../api/api-error.js';
+import { ServiceError } from './service-error.js';
 import { toBatchObject, type BatchObject } from '../batches/batch-object.js';
 import type { CreateBatchRequest } from '../batches/create-batch-request.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../batches/lifecycle-events.js';
@@ -32,7 +32,7 @@ async function resolveWebhook(deps: ServiceDeps, body: CreateBatchRequest): Prom
   if (!source) return null;
   const param = body.webhook ? 'webhook.url' : 'metadata.webhook_url';
   const checked = await assertDeliverableUrl(source.url, webhook.allowPrivateNetworks);
-  if (!checked.ok) throw new ApiError(400, `Invalid webhook URL: ${checked.reason}`, 'invalid_webhook_url', param);
+  if (!checked.ok) throw new ServiceError('invalid_request', `Invalid webhook URL: ${checked.reason}`, 'invalid_webhook_url', param);
   return {
     url: source.url,
     secret: body.webhook?.secret ?? null,
@@ -49,7 +49,7 @@ function fingerprint(body: CreateBatchRequest): string {
 
 function replayOrConflict(existing: BatchRow, print: string): BatchObject {
   if (existing.request_fingerprint !== print) {
-    throw new ApiError(409, 'This Idempotency-Key was already used with a different request body.', 'idempotency_key_reused', 'Idempotency-Key');
+    throw new ServiceError('conflict', 'This Idempotency-Key was already used with a different request body.', 'idempotency_key_reused', 'Idempotency-Key');
   }
   return toBatchObject(existing);
 }
@@ -66,9 +66,9 @@ export async function createBatch(
     if (existing) return { batch: replayOrConflict(existing, print), replayed: true };
   }
   const file = await findFile(deps.pool, owner, body.input_file_id);
-  if (!file) throw new ApiError(400, `No file found with id '${body.input_file_id}'.`, 'file_not_found', 'input_file_id');
+  if (!file) throw new ServiceError('invalid_request', `No file found with id '${body.input_file_id}'.`, 'file_not_found', 'input_file_id');
   if (file.purpose !== 'batch') {
-    throw new ApiError(400, `File '${file.id}' has purpose '${file.purpose}'; a batch input needs purpose 'batch'.`, 'invalid_file_purpose', 'input_file_id');
+    throw new ServiceError('invalid_request', `File '${file.id}' has purpose '${file.purpose}'; a batch input needs purpose 'batch'.`, 'invalid_file_purpose', 'input_file_id');
   }
   const webhook = await resolveWebhook(deps, body);
 
@@ -112,13 +112,13 @@ async function startBatchWorkflow(deps: ServiceDeps, id: string): Promise<void> 
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
     deps.log.error({ batchId: id, err: (err as Error).message }, 'could not start batch workflow');
-    throw new ApiError(503, 'The batch could not be started; please retry.', 'temporal_unavailable', null, 'server_error');
+    throw ServiceError.temporalUnavailable('The batch');
   }
 }
 
 export async function getBatch(deps: ServiceDeps, owner: string, id: string): Promise<BatchObject> {
   const row = await findBatch(deps.pool, owner, id);
-  if (!row) throw ApiError.notFound('batch', id);
+  if (!row) throw ServiceError.notFound('batch', id);
   return toBatchObject(row);
 }
 
@@ -133,17 +133,17 @@ export async function listBatchObjects(deps: ServiceDeps, owner: string, page: {
  */
 export async function cancelBatch(deps: ServiceDeps, owner: string, id: string): Promise<BatchObject> {
   const row = await findBatch(deps.pool, owner, id);
-  if (!row) throw ApiError.notFound('batch', id);
+  if (!row) throw ServiceError.notFound('batch', id);
   if (row.status === 'cancelling' || row.status === 'cancelled') return toBatchObject(row);
   if (row.status !== 'validating' && row.status !== 'in_progress') {
-    throw new ApiError(409, `Cannot cancel a batch with status '${row.status}'.`, 'batch_not_cancellable', 'id');
+    throw new ServiceError('conflict', `Cannot cancel a batch with status '${row.status}'.`, 'batch_not_cancellable', 'id');
   }
   // Signal first: if Temporal cannot be reached nothing changes and the user may retry.
   try {
     await deps.temporal.workflow.getHandle(batchWorkflowId(id)).signal('cancel');
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) {
-      throw new ApiError(503, 'The batch could not be cancelled right now; please retry.', 'temporal_unavailable', null, 'server_error');
+      throw new ServiceError('unavailable', 'The batch could not be cancelled right now; please retry.', 'temporal_unavailable');
     }
   }
   await markCancelling(deps.pool, owner, id);

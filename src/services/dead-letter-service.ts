@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { ApiError } from '../api/api-error.js';
+import { ServiceError } from './service-error.js';
 import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
 import { findBatchById } from '../db/batches.js';
 import {
@@ -55,12 +55,12 @@ export async function listDeadLetterObjects(
 
 export async function getDeadLetterObject(deps: ServiceDeps, owner: string, id: number) {
   const row = await findDeadLetter(deps.pool, owner, id);
-  if (!row) throw ApiError.notFound('dead-letter entry', String(id));
+  if (!row) throw ServiceError.notFound('dead-letter entry', String(id));
   return toDeadLetterObject(row);
 }
 
 export async function deleteDeadLetterObject(deps: ServiceDeps, owner: string, id: number) {
-  if (!(await deleteDeadLetter(deps.pool, owner, id))) throw ApiError.notFound('dead-letter entry', String(id));
+  if (!(await deleteDeadLetter(deps.pool, owner, id))) throw ServiceError.notFound('dead-letter entry', String(id));
   return { id, object: 'webhook_dead_letter' as const, deleted: true };
 }
 
@@ -93,9 +93,9 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
   const [claimed] = await claimDeadLettersForRetry(deps.pool, owner, { id }, 1);
   if (!claimed) {
     const row = await findDeadLetter(deps.pool, owner, id);
-    if (!row) throw ApiError.notFound('dead-letter entry', String(id));
+    if (!row) throw ServiceError.notFound('dead-letter entry', String(id));
     if (row.state === 'succeeded') {
-      throw new ApiError(409, 'This entry was already delivered by an earlier retry.', 'already_delivered', 'id');
+      throw new ServiceError('conflict', 'This entry was already delivered by an earlier retry.', 'already_delivered', 'id');
     }
     if (!reclaimed && (await releaseIfRetryEnded(deps, row))) return retryDeadLetter(deps, owner, id, true);
     return toDeadLetterObject(row);
@@ -109,7 +109,7 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
       await releaseDeadLetterClaim(deps.pool, claimed.id);
-      throw new ApiError(503, 'The retry could not be started; please try again.', 'temporal_unavailable', null, 'server_error');
+      throw ServiceError.temporalUnavailable('The retry');
     }
   }
   deps.log.info({ deadLetterId: claimed.id, batchId: claimed.batch_id, deliveryId: delivery.workflowId }, 'dead-letter retry started');
@@ -152,7 +152,7 @@ export async function retryDeadLettersInBulk(deps: ServiceDeps, owner: string, f
       });
     } catch {
       for (const row of rows) await releaseDeadLetterClaim(deps.pool, row.id);
-      throw new ApiError(503, 'The retries could not be started; please try again.', 'temporal_unavailable', null, 'server_error');
+      throw ServiceError.temporalUnavailable('The retries');
     }
   }
   return {

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
-import { ApiError } from '../api/api-error.js';
-import { isStorableText } from '../api/storable-text.js';
+import { ServiceError } from './service-error.js';
+import { isStorableText } from '../shared/storable-text.js';
 import { MAX_INPUT_FILE_BYTES } from '../batches/input-lines.js';
 import { ChunkedFileWriter } from '../db/chunked-file-writer.js';
 import {
@@ -12,7 +12,7 @@ import {
   insertFile,
   listFiles,
   readFileChunks,
-  setFileBytes,
+  completeUpload,
   type FileRow,
 } from '../db/files.js';
 import { inTransaction, type PoolClient } from '../db/pool.js';
@@ -36,7 +36,7 @@ export function toFileObject(row: FileRow) {
   };
 }
 
-const invalidMultipart = () => new ApiError(400, 'Malformed or interrupted multipart/form-data request.', 'invalid_multipart');
+const invalidMultipart = () => new ServiceError('invalid_request', 'Malformed or interrupted multipart/form-data request.', 'invalid_multipart');
 
 const isAcceptedPurpose = (purpose: string) => (ACCEPTED_PURPOSES as readonly string[]).includes(purpose);
 
@@ -56,13 +56,12 @@ export async function uploadFile(
   body: ReadableStream<Uint8Array> | null,
 ) {
   if (!isMultipart(contentType) || !body) {
-    throw new ApiError(400, "Upload the file as multipart/form-data with fields 'purpose' and 'file'.", 'invalid_content_type');
+    throw new ServiceError('invalid_request', "Upload the file as multipart/form-data with fields 'purpose' and 'file'.", 'invalid_content_type');
   }
   const id = newId('file', '-');
   const row = await inTransaction(deps.pool, async (client) => {
     const { purpose, bytes } = await receiveUpload(client, { id, owner }, contentType!, body);
-    await client.query(`UPDATE files SET purpose = $2::text WHERE id = $1::text`, [id, purpose]);
-    await setFileBytes(client, id, bytes);
+    await completeUpload(client, id, purpose, bytes);
     return (await findFile(client, owner, id))!;
   });
   deps.log.info({ fileId: id, owner, bytes: row.bytes }, 'file uploaded');
@@ -108,9 +107,9 @@ async function receiveUpload(
   parser.on('field', (name, value) => {
     if (name !== 'purpose') return;
     purpose = value;
-    if (!isAcceptedPurpose(value)) fail(new ApiError(400, `Invalid purpose '${value}'; expected 'batch'.`, 'invalid_value', 'purpose'));
+    if (!isAcceptedPurpose(value)) fail(new ServiceError('invalid_request', `Invalid purpose '${value}'; expected 'batch'.`, 'invalid_value', 'purpose'));
   });
-  parser.on('filesLimit', () => fail(new ApiError(400, "Send exactly one file, in the field 'file'.", 'too_many_files', 'file')));
+  parser.on('filesLimit', () => fail(new ServiceError('invalid_request', "Send exactly one file, in the field 'file'.", 'too_many_files', 'file')));
   parser.on('file', (name, stream, info) => {
     // Attached at once: a part stream's 'error' event with no listener would end the process.
     stream.on('error', () => fail(invalidMultipart()));
@@ -120,11 +119,11 @@ async function receiveUpload(
     }
     filePart = stream;
     stream.on('limit', () =>
-      fail(new ApiError(413, `The file exceeds the ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MB limit.`, 'file_too_large', 'file')),
+      fail(new ServiceError('too_large', `The file exceeds the ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MB limit.`, 'file_too_large', 'file')),
     );
     const filename = Array.from(info.filename || 'upload.jsonl').slice(0, 255).join('');
     if (!isStorableText(filename)) {
-      fail(new ApiError(400, 'The file name must not contain NUL characters.', 'invalid_value', 'file'));
+      fail(new ServiceError('invalid_request', 'The file name must not contain NUL characters.', 'invalid_value', 'file'));
       return;
     }
     written = storeContent(client, { ...file, filename }, stream);
@@ -138,8 +137,8 @@ async function receiveUpload(
   }
   await written?.catch(() => undefined);
   if (failure) throw failure;
-  if (!written) throw new ApiError(400, "Missing required field 'file'.", 'missing_required_parameter', 'file');
-  if (!purpose) throw new ApiError(400, "Missing required field 'purpose'.", 'missing_required_parameter', 'purpose');
+  if (!written) throw new ServiceError('invalid_request', "Missing required field 'file'.", 'missing_required_parameter', 'file');
+  if (!purpose) throw new ServiceError('invalid_request', "Missing required field 'purpose'.", 'missing_required_parameter', 'purpose');
   return { purpose, bytes: await written };
 }
 
@@ -154,7 +153,7 @@ async function storeContent(client: PoolClient, file: { id: string; owner: strin
 
 export async function getFileObject(deps: ServiceDeps, owner: string, id: string) {
   const row = await findFile(deps.pool, owner, id);
-  if (!row) throw ApiError.notFound('file', id);
+  if (!row) throw ServiceError.notFound('file', id);
   return toFileObject(row);
 }
 
@@ -168,14 +167,14 @@ export async function listFileObjects(
 }
 
 export async function deleteFileObject(deps: ServiceDeps, owner: string, id: string) {
-  if (!(await deleteFile(deps.pool, owner, id))) throw ApiError.notFound('file', id);
+  if (!(await deleteFile(deps.pool, owner, id))) throw ServiceError.notFound('file', id);
   return { id, object: 'file' as const, deleted: true };
 }
 
 /** The file's bytes as a web stream, read from Postgres chunk by chunk as the client consumes it. */
 export async function openFileContent(deps: ServiceDeps, owner: string, id: string) {
   const row = await findFile(deps.pool, owner, id);
-  if (!row) throw ApiError.notFound('file', id);
+  if (!row) throw ServiceError.notFound('file', id);
   const chunks = readFileChunks(deps.pool, id);
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {

@@ -1,4 +1,4 @@
-import { ApiError } from '../api/api-error.js';
+import { ServiceError } from './service-error.js';
 import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
 import { findBatch } from '../db/batches.js';
 import { listAttemptsOfBatch, type DeliveryAttemptRow } from '../db/webhook-delivery-attempts.js';
@@ -30,7 +30,7 @@ export async function listWebhookDeliveries(
   batchId: string,
   page: { limit: number; after?: number },
 ) {
-  if (!(await findBatch(deps.pool, owner, batchId))) throw ApiError.notFound('batch', batchId);
+  if (!(await findBatch(deps.pool, owner, batchId))) throw ServiceError.notFound('batch', batchId);
   const rows = await listAttemptsOfBatch(deps.pool, owner, batchId, { ...page, limit: page.limit + 1 });
   return rows.map(toDeliveryAttemptObject);
 }

@@ -12,7 +12,7 @@ import type { ServiceDeps } from '../../services/service-deps.js';
 import { ApiError } from '../api-error.js';
 import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
-import { storableText } from '../storable-text.js';
+import { storableText } from '../../shared/storable-text.js';
 import { parseOrThrow, readJson } from '../validate.js';
 
 /** Entry ids are positive integers; anything else names no entry, so it is a 404 too. */
