@@ -48,7 +48,7 @@ type PostResult = {
   /** First KB of the receiver's answer. */
   responseBody: string | null;
 } & (
-  | { kind: 'delivered' }
+  | { kind: 'delivered'; statusCode: number }
   | { kind: 'failed'; error: string; retryAfterSeconds?: number }
   | { kind: 'forbidden'; error: string }
 );

@@ -97,7 +97,7 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
         await bookkeeping.recordDeadLetterRetrySuccess({ deadLetterId: input.deadLetterId, deliveryId });
       }
       setCurrentDetails(`delivered on attempt ${n} (HTTP ${outcome.statusCode})`);
-      return { status: 'delivered', attempts: n, statusCode: outcome.statusCode! };
+      return { status: 'delivered', attempts: n, statusCode: outcome.statusCode };
     }
     if (outcome.kind === 'forbidden' || n === input.maxAttempts) break;
     const delay = retryDelaySeconds(outcome, n, input.retry);
