@@ -8,7 +8,6 @@
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
@@ -16,6 +15,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { createUpstreamClient } from '../../src/upstream/upstream-client.js';
 import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
 import { bundleWorkflows } from '../../src/worker/bundle-workflows.js';
+import { toFixture } from '../support/history-fixtures.js';
 import { chatLines, startHarness, type Harness } from '../support/service-harness.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -34,7 +34,7 @@ async function save(name: string, note: string, handle: WorkflowHandle, runId?: 
   const target = runId ? h.env.client.workflow.getHandle(handle.workflowId, runId) : handle;
   const history = await target.fetchHistory();
   const commit = process.env.HISTORY_CODE_VERSION ?? 'working tree';
-  const fixture = { note: `${note} Recorded from code version: ${commit}.`, workflowId: handle.workflowId, history: JSON.parse(historyToJSON(history)) };
+  const fixture = toFixture(history, `${note} Recorded from code version: ${commit}.`, handle.workflowId);
   await writeFile(`${DIR}${name}.json`, `${JSON.stringify(fixture, null, 1)}\n`);
 }
 
