@@ -42,10 +42,12 @@ const longSteps = (untilMs: number) =>
 
 // Upstream errors are recorded per request, so this activity only fails on
 // infrastructure trouble: retry it until the batch expires. Heartbeats carry
-// cancellation and let a dead worker's chunk move elsewhere quickly.
+// cancellation and let a dead worker's chunk move elsewhere quickly. The SDK
+// sends heartbeats at most every 0.8 × heartbeatTimeout, which also bounds how
+// long a cancel takes to reach a running chunk.
 const { processRequestRange } = proxyActivities<Activities>({
   startToCloseTimeout: '2h',
-  heartbeatTimeout: '60s',
+  heartbeatTimeout: '30s',
   retry: { maximumInterval: '1m' },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
