@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { asBatchStep } from '../src/activities/batch-activities.js';
 import { createActivities } from '../src/activities/index.js';
 import { saveFinishedRequests } from '../src/db/batch-requests.js';
-import { addRequestCounts } from '../src/db/batches.js';
+import { addRequestCounts, insertBatch } from '../src/db/batches.js';
 import { inTransaction } from '../src/db/pool.js';
 import { createLogger } from '../src/shared/logger.js';
 import { createUpstreamClient } from '../src/upstream/upstream-client.js';
@@ -206,6 +206,40 @@ describe('on the time-skipping server', () => {
       const id = await createBatch(h, `\uFEFF${chatLines(3)}`);
       expect(await outcomeWithin(h, id, 30_000)).toBe('completed');
       expect((await getBatch(h, id)).request_counts).toEqual({ total: 3, completed: 3, failed: 0 });
+    });
+  });
+
+  describe('a workflow started before its batch row is committed', () => {
+    it('waits for the row and then runs the batch', async () => {
+      const batchId = `batch_late${Math.random().toString(36).slice(2, 12)}`;
+      const inputFileId = await h.upload(chatLines(3));
+      const handle = await h.env.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
+        taskQueue: h.config.temporal.taskQueue,
+        workflowId: `batch-${batchId}`,
+        args: [{ batchId }],
+      });
+      // The API commits only after the start: let the workflow look once and find nothing.
+      await until(async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        return events.some((e) => e.activityTaskCompletedEventAttributes);
+      }, 'a first look for the batch row');
+      const { rows } = await h.pool.query<{ owner: string }>(`SELECT owner FROM files WHERE id = $1`, [inputFileId]);
+      await inTransaction(h.pool, (client) =>
+        insertBatch(client, {
+          id: batchId,
+          owner: rows[0]!.owner,
+          endpoint: '/v1/chat/completions',
+          inputFileId,
+          completionWindow: '24h',
+          expiresAt: new Date(Date.now() + 24 * 3600 * 1000),
+          metadata: null,
+          idempotencyKey: null,
+          requestFingerprint: 'test',
+          webhook: null,
+        }),
+      );
+      expect(await handle.result()).toBe('completed');
+      expect((await getBatch(h, batchId)).request_counts).toEqual({ total: 3, completed: 3, failed: 0 });
     });
   });
 
