@@ -153,11 +153,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
         const finalizeUntil = Math.max(deadlineMs, Date.now() + FINALIZE_GRACE_MS);
         try {
           await longSteps(finalizeUntil).finalizeBatch({ batchId, status: how });
-          await emit(how);
-          return how;
         } catch (err) {
           how = { failed: batchError(err) };
         }
+      }
+      if (typeof how === 'string') {
+        await emit(how);
+        return how;
       }
       if (how.failed) await failBatch({ batchId, error: how.failed });
       await emit('failed');
