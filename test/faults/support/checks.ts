@@ -100,7 +100,7 @@ export interface WebhookFigures {
 }
 
 /**
- * Webhooks of `batchIds`: every event the service froze (ground truth from
+ * Webhooks of terminal `batches` (each subscribed to its terminal event): every event the service froze (ground truth from
  * Postgres) was received at least once with a valid signature, sits in the
  * dead-letter queue at most once, and an event the receiver acknowledged
  * with 2xx is not dead-lettered. Waits (bounded) for the deliveries to settle.
@@ -112,10 +112,20 @@ export async function checkWebhooks(
   timeoutMs: number,
 ): Promise<{ checks: Check[]; figures: WebhookFigures }> {
   const batchIds = batches.map((b) => b.id);
-  const { rows: events } = await stack.pool.query<{ id: string; batch_id: string; type: string; seq: number }>(
-    `SELECT id, batch_id, type, seq FROM webhook_events WHERE batch_id = ANY($1::text[])`,
-    [batchIds],
-  );
+  const readEvents = async () =>
+    (
+      await stack.pool.query<{ id: string; batch_id: string; type: string; seq: number }>(
+        `SELECT id, batch_id, type, seq FROM webhook_events WHERE batch_id = ANY($1::text[])`,
+        [batchIds],
+      )
+    ).rows;
+  // The workflow records the terminal event just after the batch turns terminal: give it a moment.
+  const hasTerminalEvent = (rows: { batch_id: string; type: string }[], b: BatchView) => rows.some((e) => e.batch_id === b.id && e.type === b.status);
+  const events =
+    (await poll(timeoutMs, 250, async () => {
+      const rows = await readEvents();
+      return batches.every((b) => hasTerminalEvent(rows, b)) ? rows : undefined;
+    })) ?? (await readEvents());
   const temporal = await stack.temporalClientFor();
   const settled = await poll(timeoutMs, 500, async () => {
     for (const e of events) {
@@ -129,7 +139,7 @@ export async function checkWebhooks(
   });
 
   const checks: Check[] = [];
-  const terminalWithoutEvent = batches.filter((b) => ['completed', 'failed', 'cancelled', 'expired'].includes(b.status) && !events.some((e) => e.batch_id === b.id && e.type === b.status));
+  const terminalWithoutEvent = batches.filter((b) => !hasTerminalEvent(events, b));
   checks.push(check('each terminal batch recorded its terminal event', terminalWithoutEvent.length === 0, `${events.length} events; missing for ${sample(terminalWithoutEvent.map((b) => `${b.id}:${b.status}`))}`));
   checks.push(check('webhook deliveries settled', settled !== undefined, settled === undefined ? `a delivery workflow still running after ${Math.round(timeoutMs / 1000)} s` : ''));
 

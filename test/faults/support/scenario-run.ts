@@ -131,9 +131,20 @@ export class ScenarioRun {
       const row = await this.stack.pool.query<{ status: string }>(`SELECT status FROM batches WHERE id = $1::text`, [batchId]);
       const temporal = await this.stack.temporalClientFor();
       const d = await temporal.workflow.getHandle(`batch-${batchId}`).describe();
+      // The timeouts each pending activity was scheduled with explain how long it can sit there.
+      const history = await temporal.workflow.getHandle(`batch-${batchId}`).fetchHistory();
+      const scheduled = new Map<string, string>();
+      for (const e of history.events ?? []) {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (!a?.activityType?.name) continue;
+        const secs = (t: typeof a.startToCloseTimeout) => (t?.seconds ? `${Number(t.seconds)} s` : 'none');
+        scheduled.set(a.activityType.name, `startToClose ${secs(a.startToCloseTimeout)}, heartbeat ${secs(a.heartbeatTimeout)}`);
+      }
       const pending = (d.raw.pendingActivities ?? []).map((a) => {
+        const name = a.activityType?.name ?? '?';
         const started = a.lastStartedTime?.seconds ? Number(a.lastStartedTime.seconds) * 1000 : undefined;
-        return `${a.activityType?.name} state=${a.state} attempt=${a.attempt} started ${started ? Math.round((Date.now() - started) / 1000) + ' s ago' : '-'}${a.lastFailure?.message ? ` lastFailure="${a.lastFailure.message.slice(0, 120)}"` : ''}`;
+        const state = a.state === 2 ? 'started' : String(a.state);
+        return `${name} ${state}, attempt ${a.attempt}, started ${started ? Math.round((Date.now() - started) / 1000) + ' s ago' : '-'} (${scheduled.get(name) ?? '?'})${a.lastFailure?.message ? ` lastFailure="${a.lastFailure.message.slice(0, 120)}"` : ''}`;
       });
       return `db status ${row.rows[0]?.status}; workflow ${d.status.name}; pending activities: ${pending.join(' | ') || 'none'}`;
     } catch (err) {
