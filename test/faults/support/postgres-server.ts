@@ -73,8 +73,9 @@ export class PostgresServer {
     for (let i = 0; i < 100 && pids.some(isAlive); i++) await delay(50);
   }
 
+  /** Fast shutdown (SIGINT): SIGTERM would wait for every client to disconnect. */
   async stop(): Promise<void> {
-    await this.process?.stop(10_000);
+    await this.process?.stop(10_000, 'SIGINT');
   }
 
   running(): boolean {

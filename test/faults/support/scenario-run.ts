@@ -20,6 +20,8 @@ export interface ScenarioResult {
   recovery: { from_to: string; seconds: number | null };
   upstream: { custom_ids: number; requests: number; resent: number };
   webhooks: { events: number; receipts: number; resent: number };
+  /** API probes while Postgres was down: answers by status (or error), slowest answer. */
+  api_while_postgres_down?: { probes: number; answers: Record<string, number>; slowest_ms: number };
   passed: boolean;
   checks: Check[];
   notes: string[];
@@ -52,6 +54,7 @@ export class ScenarioRun {
   phaseHit: boolean | null = null;
   recovery: { from_to: string; seconds: number | null } = { from_to: 'fault → batch terminal', seconds: null };
   private webhookFigures = { events: 0, receipts: 0, resent: 0 };
+  private probeFigures: ScenarioResult['api_while_postgres_down'];
 
   constructor(
     readonly stack: FaultStack,
@@ -137,7 +140,7 @@ export class ScenarioRun {
       for (const e of history.events ?? []) {
         const a = e.activityTaskScheduledEventAttributes;
         if (!a?.activityType?.name) continue;
-        const secs = (t: typeof a.startToCloseTimeout) => (t?.seconds ? `${Number(t.seconds)} s` : 'none');
+        const secs = (t: typeof a.startToCloseTimeout) => (Number(t?.seconds ?? 0) > 0 ? `${Number(t!.seconds)} s` : 'none');
         scheduled.set(a.activityType.name, `startToClose ${secs(a.startToCloseTimeout)}, heartbeat ${secs(a.heartbeatTimeout)}`);
       }
       const pending = (d.raw.pendingActivities ?? []).map((a) => {
@@ -176,6 +179,9 @@ export class ScenarioRun {
     const restartedAt = Date.now();
     this.note(`Postgres restarted after ${round((restartedAt - this.faultAt!) / 1000)} s`);
 
+    const answers: Record<string, number> = {};
+    for (const o of outcomes) answers[String(o.status ?? o.error)] = (answers[String(o.status ?? o.error)] ?? 0) + 1;
+    this.probeFigures = { probes: outcomes.length, answers, slowest_ms: Math.round(Math.max(0, ...outcomes.map((o) => o.ms))) };
     const bad = outcomes.filter((o) => !(o.status === 503 && (o.contentType ?? '').includes('application/json') && o.text.includes('"error"') && o.ms < PROBE_TIMEOUT_MS));
     const shape = (o: Outcome) => `${o.status ?? o.error} in ${Math.round(o.ms)} ms${o.text ? ` ${o.text.slice(0, 100)}` : ''}`;
     this.checks.push(check('API answers a JSON 503 within 5 s while Postgres is down', outcomes.length > 0 && bad.length === 0, `${outcomes.length} probes, ${bad.length} not a quick JSON 503; e.g. ${[...new Set(bad.map(shape))].slice(0, 3).join(' | ') || shape(outcomes[0]!)}`));
@@ -216,6 +222,7 @@ export class ScenarioRun {
       recovery: this.recovery,
       upstream: { custom_ids: counts.size, requests, resent: requests - counts.size },
       webhooks: this.webhookFigures,
+      ...(this.probeFigures ? { api_while_postgres_down: this.probeFigures } : {}),
       passed: this.checks.every((c) => c.ok),
       checks: this.checks,
       notes: this.notes,
@@ -227,7 +234,7 @@ export const round = (n: number): number => Math.round(n * 10) / 10;
 
 /** The most telling line of a crashed process's output: its last error, else its last line. */
 function lastError(tail: string): string {
-  const lines = tail.split('\n').filter(Boolean);
+  const lines = tail.split('\n').filter((l) => l.trim() !== '' && !/^\s+at /.test(l));
   const error = [...lines].reverse().find((l) => /error|Error|ECONN|terminat/.test(l));
   return (error ?? lines[lines.length - 1] ?? '').slice(0, 400);
 }

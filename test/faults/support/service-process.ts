@@ -92,11 +92,11 @@ export class ServiceProcess {
     await this.exit;
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /** `signal` (SIGTERM by default), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.exitInfo) return;
     this.killing = true;
-    process.kill(this.pid, 'SIGTERM');
+    process.kill(this.pid, signal);
     const timer = setTimeout(() => {
       if (!this.exitInfo) process.kill(this.pid, 'SIGKILL');
     }, graceMs);
