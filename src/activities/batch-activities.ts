@@ -1,10 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { SUPPORTED_ENDPOINTS } from '../batches/input-lines.js';
-import type { LifecycleEvent } from '../batches/lifecycle-events.js';
-import { findBatchById, isPostgresDataError, markFailed, type BatchErrorItem } from '../db/batches.js';
+import { BATCH_DATA_ERROR, type BatchErrorItem, type BatchPlan, type LifecycleEvent } from '../workflows/contracts.js';
+import { findBatchById, isPostgresDataError, markFailed } from '../db/batches.js';
 import type { ActivityDeps } from './activity-deps.js';
-import { BATCH_DATA_ERROR, type BatchPlan } from './batch-plan.js';
 import { finalizeBatchFiles } from './finalize-batch.js';
 import { processRequestRange } from './process-request-range.js';
 import { validateBatchInput } from './validate-batch-input.js';

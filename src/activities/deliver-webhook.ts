@@ -1,7 +1,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { request } from 'undici';
-import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
+import { eventTypeName, WEBHOOK_NOT_SENT, type LifecycleEvent, type WebhookSendOutcome } from '../workflows/contracts.js';
 import { parseRetryAfterMs } from '../shared/retry-after.js';
 import { findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { isForbiddenAddressError, validateWebhookUrl } from '../webhooks/url-guard.js';
@@ -31,30 +31,9 @@ function describeError(err: unknown, timeoutSeconds: number): string {
   return `${e.code ?? e.name ?? 'Error'}: ${e.message ?? String(err)}`.slice(0, 500);
 }
 
-/**
- * What one HTTP attempt came to, as a value the workflow records and acts on:
- * the receiver took it (`delivered`), it failed and may be retried
- * (`failed`, with the receiver's Retry-After in seconds), or the URL is
- * refused for good (`forbidden`).
- */
-export type WebhookSendOutcome = PostResult & {
-  /** Unix milliseconds when the request went out. */
-  attemptedAt: number;
-  durationMs: number;
-};
-
-type PostResult = {
-  statusCode: number | null;
-  /** First KB of the receiver's answer. */
-  responseBody: string | null;
-} & (
-  | { kind: 'delivered'; statusCode: number }
-  | { kind: 'failed'; error: string; retryAfterSeconds?: number }
-  | { kind: 'forbidden'; error: string }
-);
-
-/** Thrown before the request goes out (Postgres unreachable): not an attempt; safe to send again. */
-export const WEBHOOK_NOT_SENT = 'WebhookNotSent';
+/** What the POST itself came to; the caller adds when it went out and how long it took. */
+type PostResult = DistributiveOmit<WebhookSendOutcome, 'attemptedAt' | 'durationMs'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * One HTTP attempt: POSTs a frozen event to its batch's webhook URL, signed

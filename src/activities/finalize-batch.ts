@@ -1,5 +1,6 @@
 import { lockPendingRequests, readRequestPage, saveFinishedRequests } from '../db/batch-requests.js';
-import { findBatchById, lockBatchForFinalization, markFinalizing, markFinished, type FinalStatus } from '../db/batches.js';
+import { findBatchById, lockBatchForFinalization, markFinalizing, markFinished } from '../db/batches.js';
+import type { FinalStatus } from '../workflows/contracts.js';
 import { ChunkedFileWriter } from '../db/chunked-file-writer.js';
 import { deleteFileById, insertFile, setFileBytes } from '../db/files.js';
 import { inTransaction } from '../db/pool.js';

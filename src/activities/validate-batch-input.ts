@@ -1,6 +1,7 @@
 import { MAX_REQUESTS_PER_BATCH, parseInputLine, splitLines } from '../batches/input-lines.js';
 import { deleteBatchRequests, insertBatchRequests } from '../db/batch-requests.js';
-import { findBatchById, isPostgresDataError, markFailed, markInProgress, type BatchErrorItem } from '../db/batches.js';
+import { findBatchById, isPostgresDataError, markFailed, markInProgress } from '../db/batches.js';
+import type { BatchErrorItem } from '../workflows/contracts.js';
 import { readFileChunks } from '../db/files.js';
 import { inTransaction, type PoolClient } from '../db/pool.js';
 import type { ActivityDeps } from './activity-deps.js';

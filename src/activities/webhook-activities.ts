@@ -1,17 +1,15 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { LifecycleEvent } from '../batches/lifecycle-events.js';
+import type { LifecycleEvent, WebhookAttemptOutcome } from '../workflows/contracts.js';
 import { findBatchById } from '../db/batches.js';
 import { finishDeliveryAttempt, listAttemptsOfDelivery, startDeliveryAttempt, type FinishedDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
 import { findWebhookEvent, findWebhookEventWithTarget } from '../db/webhook-events.js';
 import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
-import { sendWebhook, type WebhookSendOutcome } from './deliver-webhook.js';
+import { sendWebhook } from './deliver-webhook.js';
 
 /** An attempt's outcome as the workflow records it: what the POST came to, or `interrupted`. */
-export type WebhookAttemptOutcome = WebhookSendOutcome | { kind: 'interrupted' };
-
 /** The error an attempt shows when its worker stopped mid-request. */
 export const INTERRUPTED_ATTEMPT_ERROR = 'interrupted';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { storableText } from '../shared/storable-text.js';
 import { SUPPORTED_ENDPOINTS } from './input-lines.js';
-import { WEBHOOK_EVENTS, type WebhookEvent } from './lifecycle-events.js';
+import { WEBHOOK_EVENTS, type WebhookEvent } from '../workflows/contracts.js';
 
 /** Event names as users may write them: `completed` or `batch.completed`. */
 export const WebhookEventNameSchema = z

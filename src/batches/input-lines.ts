@@ -1,4 +1,4 @@
-import type { BatchErrorItem } from '../db/batches.js';
+import type { BatchErrorItem } from '../workflows/contracts.js';
 
 export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses'] as const;
 export const MAX_REQUESTS_PER_BATCH = 50_000;

@@ -1,3 +1,4 @@
+import type { BatchErrorItem, FinalStatus } from '../workflows/contracts.js';
 import type { Pool, PoolClient } from './pool.js';
 
 type Queryable = Pool | PoolClient;
@@ -23,13 +24,6 @@ export type BatchStatus =
   | 'expired'
   | 'cancelling'
   | 'cancelled';
-
-export interface BatchErrorItem {
-  code: string;
-  message: string;
-  param: string | null;
-  line: number | null;
-}
 
 export interface BatchRow {
   id: string;
@@ -209,7 +203,6 @@ export async function lockBatchForFinalization(db: PoolClient, id: string): Prom
   await db.query(`SELECT pg_advisory_xact_lock(hashtext('finalize:' || $1::text))`, [id]);
 }
 
-export type FinalStatus = 'completed' | 'cancelled' | 'expired';
 
 export async function markFinished(
   db: Queryable,

@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import { ServiceError } from './service-error.js';
 import { toBatchObject, type BatchObject } from '../batches/batch-object.js';
 import type { CreateBatchRequest } from '../batches/create-batch-request.js';
-import { DEFAULT_WEBHOOK_EVENTS } from '../batches/lifecycle-events.js';
+import { DEFAULT_WEBHOOK_EVENTS } from '../workflows/contracts.js';
 import {
   findBatch,
   findBatchByIdempotencyKey,
@@ -17,7 +17,8 @@ import { findFile } from '../db/files.js';
 import { inTransaction } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import { assertDeliverableUrl } from '../webhooks/url-guard.js';
-import type { batchWorkflow } from '../workflows/batch-workflow.js';
+import { batchWorkflow } from '../workflows/batch-workflow.js';
+import { cancelBatchSignal } from '../workflows/contracts.js';
 import { BATCH_ID_ATTRIBUTE } from '../workflows/search-attributes.js';
 import { batchWorkflowId } from '../workflows/workflow-ids.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -103,7 +104,7 @@ export async function createBatch(
 
 async function startBatchWorkflow(deps: ServiceDeps, id: string): Promise<void> {
   try {
-    await deps.temporal.workflow.start<typeof batchWorkflow>('batchWorkflow', {
+    await deps.temporal.workflow.start(batchWorkflow, {
       taskQueue: deps.config.temporal.taskQueue,
       workflowId: batchWorkflowId(id),
       args: [{ batchId: id }],
@@ -140,7 +141,7 @@ export async function cancelBatch(deps: ServiceDeps, owner: string, id: string):
   }
   // Signal first: if Temporal cannot be reached nothing changes and the user may retry.
   try {
-    await deps.temporal.workflow.getHandle(batchWorkflowId(id)).signal('cancel');
+    await deps.temporal.workflow.getHandle(batchWorkflowId(id)).signal(cancelBatchSignal);
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) {
       throw new ServiceError('unavailable', 'The batch could not be cancelled right now; please retry.', 'temporal_unavailable');

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ServiceError } from './service-error.js';
-import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
+import { eventTypeName, type LifecycleEvent } from '../workflows/contracts.js';
 import { findBatchById } from '../db/batches.js';
 import {
   claimDeadLettersForRetry,
@@ -13,9 +13,10 @@ import {
   type DeadLetterRow,
 } from '../db/webhook-dead-letters.js';
 import { newId } from '../shared/ids.js';
-import type { deadLetterBulkRetryWorkflow } from '../workflows/dead-letter-bulk-retry-workflow.js';
+import { deadLetterBulkRetryWorkflow } from '../workflows/dead-letter-bulk-retry-workflow.js';
 import { deliveryStartOptions } from '../workflows/delivery-start-options.js';
-import type { WebhookDeliveryInput, webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
+import type { WebhookDeliveryInput } from '../workflows/contracts.js';
+import { webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
 import type { ServiceDeps } from './service-deps.js';
 import { unixSeconds } from '../shared/unix-time.js';
 
@@ -102,7 +103,7 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
   }
   const delivery = await retryDelivery(deps, claimed);
   try {
-    await deps.temporal.workflow.start<typeof webhookDeliveryWorkflow>('webhookDeliveryWorkflow', {
+    await deps.temporal.workflow.start(webhookDeliveryWorkflow, {
       ...deliveryStartOptions(delivery.workflowId, delivery.webhookUrl, delivery.input),
       taskQueue: deps.config.temporal.taskQueue,
     });
@@ -145,7 +146,7 @@ export async function retryDeadLettersInBulk(deps: ServiceDeps, owner: string, f
   if (rows.length > 0) {
     const deliveries = await Promise.all(rows.map((row) => retryDelivery(deps, row)));
     try {
-      await deps.temporal.workflow.start<typeof deadLetterBulkRetryWorkflow>('deadLetterBulkRetryWorkflow', {
+      await deps.temporal.workflow.start(deadLetterBulkRetryWorkflow, {
         taskQueue: deps.config.temporal.taskQueue,
         workflowId,
         args: [{ deliveries, perSecond: deps.config.webhook.bulkRetryPerSecond }],

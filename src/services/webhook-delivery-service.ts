@@ -1,5 +1,5 @@
 import { ServiceError } from './service-error.js';
-import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
+import { eventTypeName, type LifecycleEvent } from '../workflows/contracts.js';
 import { findBatch } from '../db/batches.js';
 import { listAttemptsOfBatch, type DeliveryAttemptRow } from '../db/webhook-delivery-attempts.js';
 import type { ServiceDeps } from './service-deps.js';

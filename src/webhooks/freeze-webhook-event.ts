@@ -1,5 +1,5 @@
 import { toBatchObject } from '../batches/batch-object.js';
-import { eventTypeName, type LifecycleEvent } from '../batches/lifecycle-events.js';
+import { eventTypeName, type LifecycleEvent } from '../workflows/contracts.js';
 import type { BatchRow } from '../db/batches.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { insertWebhookEventOnce, type WebhookEventRow } from '../db/webhook-events.js';

@@ -6,7 +6,6 @@ import {
   condition,
   ContinueAsNew,
   continueAsNew,
-  defineSignal,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -15,9 +14,17 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { BATCH_DATA_ERROR, type BatchPlan } from '../activities/batch-plan.js';
-import type { BatchErrorItem } from '../db/batches.js';
-import { emitLifecycleEvent, type EventCounters } from './lifecycle-emitter.js';
+import {
+  BATCH_DATA_ERROR,
+  cancelBatchSignal,
+  type BatchErrorItem,
+  type BatchOutcome,
+  type BatchPlan,
+  type BatchWorkflowInput,
+  type EventCounters,
+  type FinalStatus,
+} from './contracts.js';
+import { emitLifecycleEvent } from './lifecycle-emitter.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -57,27 +64,6 @@ const ROW_WAIT_MS = 60_000;
 /** An expired batch's files are written after its deadline: finalization always gets at least this long. */
 const FINALIZE_GRACE_MS = 60 * 60 * 1000;
 
-export const cancelBatchSignal = defineSignal('cancel');
-
-export interface BatchWorkflowInput {
-  batchId: string;
-  /** Present when this run continues an earlier one (continue-as-new). */
-  resume?: {
-    plan: BatchPlan;
-    /** Workflow-clock time at which the completion window closes. */
-    deadlineMs: number;
-    total: number;
-    nextLine: number;
-    eventCounters: EventCounters;
-    lastProgressAtMs: number;
-    cancelRequested: boolean;
-  };
-}
-
-/** `abandoned`: the batch row never appeared (the API died before committing it); nothing was written. */
-export type BatchOutcome = 'completed' | 'failed' | 'cancelled' | 'expired' | 'abandoned';
-
-type FinalStatus = 'completed' | 'cancelled' | 'expired';
 /** How the run ends; `failed.error` is null when the failure is already recorded (validation errors). */
 type Ending = FinalStatus | { failed: BatchErrorItem | null };
 

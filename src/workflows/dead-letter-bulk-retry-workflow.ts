@@ -1,12 +1,8 @@
 import { ParentClosePolicy, sleep, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { deliveryStartOptions } from './delivery-start-options.js';
-import { webhookDeliveryWorkflow, type WebhookDeliveryInput } from './webhook-delivery-workflow.js';
-
-export interface DeadLetterBulkRetryInput {
-  deliveries: { workflowId: string; webhookUrl: string; input: WebhookDeliveryInput }[];
-  perSecond: number;
-}
+import type { DeadLetterBulkRetryInput } from './contracts.js';
+import { webhookDeliveryWorkflow } from './webhook-delivery-workflow.js';
 
 /**
  * Starts the deliveries of a bulk dead-letter retry at a bounded rate, so that

@@ -1,6 +1,6 @@
 import type { SearchAttributePair } from '@temporalio/common';
 import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from './search-attributes.js';
-import type { WebhookDeliveryInput } from './webhook-delivery-workflow.js';
+import type { WebhookDeliveryInput } from './contracts.js';
 
 /**
  * What every delivery workflow is started with, whoever starts it (the batch

@@ -1,3 +1,3 @@
-export { batchWorkflow, cancelBatchSignal } from './batch-workflow.js';
+export { batchWorkflow } from './batch-workflow.js';
 export { webhookDeliveryWorkflow } from './webhook-delivery-workflow.js';
 export { deadLetterBulkRetryWorkflow } from './dead-letter-bulk-retry-workflow.js';

@@ -5,8 +5,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities/index.js';
-import type { LifecycleEvent } from '../batches/lifecycle-events.js';
-import type { BatchPlan } from '../activities/batch-plan.js';
+import type { BatchPlan, EventCounters, LifecycleEvent } from './contracts.js';
 import { deliveryStartOptions } from './delivery-start-options.js';
 import { webhookDeliveryWorkflow } from './webhook-delivery-workflow.js';
 import { webhookDeliveryWorkflowId } from './workflow-ids.js';
@@ -15,9 +14,6 @@ const { recordWebhookEvent } = proxyActivities<ReturnType<typeof createActivitie
   startToCloseTimeout: '30s',
   retry: { maximumInterval: '1m' },
 });
-
-/** How many events of each type were emitted; carried across continue-as-new. */
-export type EventCounters = Partial<Record<LifecycleEvent, number>>;
 
 /**
  * The one place where a lifecycle event leaves the batch workflow. A

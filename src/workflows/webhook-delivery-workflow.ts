@@ -1,38 +1,17 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
-import type { WEBHOOK_NOT_SENT } from '../activities/deliver-webhook.js';
 import type { createActivities } from '../activities/index.js';
-import type { WebhookAttemptOutcome } from '../activities/webhook-activities.js';
-
-/** Global backoff settings; attempts and timeout come from the job. */
-export interface WebhookRetrySettings {
-  initialSeconds: number;
-  backoff: number;
-  maxIntervalSeconds: number;
-}
-
-export interface WebhookDeliveryInput {
-  batchId: string;
-  eventId: string;
-  /** Lifecycle event name, e.g. `completed`. */
-  event: string;
-  /** Total attempts before the event goes to the dead-letter queue. */
-  maxAttempts: number;
-  /** Seconds per attempt: the HTTP timeout. */
-  timeoutSeconds: number;
-  retry: WebhookRetrySettings;
-  /** Set when this delivery is a manual retry of a dead-letter entry. */
-  deadLetterId?: number;
-}
-
-export type WebhookDeliveryResult =
-  | { status: 'delivered'; attempts: number; statusCode: number }
-  | { status: 'dead_lettered'; deadLetterId: number; attempts: number };
+import {
+  WEBHOOK_NOT_SENT,
+  type WebhookAttemptOutcome,
+  type WebhookDeliveryInput,
+  type WebhookDeliveryResult,
+  type WebhookRetrySettings,
+} from './contracts.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 // Deliveries started before this patch replay the old single-activity path.
 const ATTEMPT_LOOP_PATCH = 'webhook-attempts-counted-by-workflow';
-const NOT_SENT: typeof WEBHOOK_NOT_SENT = 'WebhookNotSent';
 // Headroom so the HTTP timeout (exactly `timeoutSeconds`) fires before Temporal gives up on the POST.
 const START_TO_CLOSE_MARGIN_SECONDS = 5;
 // Pause between tries while Postgres is unreachable before a request goes out; no attempt is spent.
@@ -75,7 +54,7 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
         return await sendWebhook({ ...ids, attempt: n, timeoutSeconds: input.timeoutSeconds });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
-        if (!(err.cause instanceof ApplicationFailure && err.cause.type === NOT_SENT)) return { kind: 'interrupted' };
+        if (!(err.cause instanceof ApplicationFailure && err.cause.type === WEBHOOK_NOT_SENT)) return { kind: 'interrupted' };
       }
       await sleep(`${pause}s`);
     }

@@ -1,0 +1,153 @@
+/**
+ * What workflows, activities and the API agree on: inputs and outputs of the
+ * workflows and of the activities they call, failure types, signals and the
+ * lifecycle events. Workflow code is replayed, so this module stays pure: it
+ * imports only the workflow SDK. A change to a shape here is a change to
+ * running workflows' histories: see CONTRIBUTING.md.
+ */
+import { defineSignal } from '@temporalio/workflow';
+
+// ── Lifecycle events ────────────────────────────────────────────────────────
+
+/**
+ * Every lifecycle event of a batch, where the batch workflow emits it, and
+ * whether a webhook can subscribe to it. An `internal` event marks a point of
+ * the lifecycle but is never delivered.
+ */
+export const LIFECYCLE_EVENTS = {
+  in_progress: { emittedWhen: 'validation passed and requests start', delivery: 'internal' },
+  progress: { emittedWhen: 'every BATCH_PROGRESS_INTERVAL_SECONDS while requests run', delivery: 'subscribable' },
+  completed: { emittedWhen: 'the output and error files are written', delivery: 'subscribable' },
+  failed: { emittedWhen: 'validation or a step failed for good', delivery: 'subscribable' },
+  cancelled: { emittedWhen: 'a cancelled batch has stopped and its files are written', delivery: 'subscribable' },
+  expired: { emittedWhen: 'the completion window closed and the files are written', delivery: 'subscribable' },
+} as const satisfies Record<string, { emittedWhen: string; delivery: 'subscribable' | 'internal' }>;
+
+export type LifecycleEvent = keyof typeof LIFECYCLE_EVENTS;
+export type WebhookEvent = {
+  [E in LifecycleEvent]: (typeof LIFECYCLE_EVENTS)[E]['delivery'] extends 'subscribable' ? E : never;
+}[LifecycleEvent];
+
+/** The events a webhook may name in `webhook.events`. */
+export const WEBHOOK_EVENTS = (Object.keys(LIFECYCLE_EVENTS) as LifecycleEvent[]).filter(
+  (event): event is WebhookEvent => LIFECYCLE_EVENTS[event].delivery === 'subscribable',
+) as [WebhookEvent, ...WebhookEvent[]];
+
+/** What a webhook gets when it names no events: every terminal event, not progress. */
+export const DEFAULT_WEBHOOK_EVENTS: WebhookEvent[] = ['completed', 'failed', 'cancelled', 'expired'];
+
+/** The event `type` as it appears in payloads and headers. */
+export const eventTypeName = (event: LifecycleEvent): string => `batch.${event}`;
+
+/** How many events of each type a batch emitted; carried across continue-as-new. */
+export type EventCounters = Partial<Record<LifecycleEvent, number>>;
+
+// ── Batch workflow ──────────────────────────────────────────────────────────
+
+/** The batch workflow's signal: stop sending requests, keep what finished, end `cancelled`. */
+export const cancelBatchSignal = defineSignal('cancel');
+
+/** Statuses a batch ends in after its files are written. */
+export type FinalStatus = 'completed' | 'cancelled' | 'expired';
+
+/** `abandoned`: the batch row never appeared (the API died before committing it); nothing was written. */
+export type BatchOutcome = FinalStatus | 'failed' | 'abandoned';
+
+/** One entry of a batch's `errors.data[]`, OpenAI's shape. */
+export interface BatchErrorItem {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+/** What the batch workflow needs to know to run a batch: no secrets. */
+export interface BatchPlan {
+  endpoint: string;
+  /** The completion window; the workflow times it on its own (server) clock. */
+  completionWindowMs: number;
+  tuning: {
+    chunkSize: number;
+    chunkConcurrency: number;
+    progressIntervalSeconds: number;
+    continueAsNewEvents: number;
+  };
+  webhook: { url: string; events: LifecycleEvent[]; maxAttempts: number; timeoutSeconds: number } | null;
+  webhookRetry: WebhookRetrySettings;
+}
+
+export interface BatchWorkflowInput {
+  batchId: string;
+  /** Present when this run continues an earlier one (continue-as-new). */
+  resume?: {
+    plan: BatchPlan;
+    /** Workflow-clock time at which the completion window closes. */
+    deadlineMs: number;
+    total: number;
+    nextLine: number;
+    eventCounters: EventCounters;
+    lastProgressAtMs: number;
+    cancelRequested: boolean;
+  };
+}
+
+/** Failure type of a step that Postgres refused because of the batch's data: retrying cannot help. */
+export const BATCH_DATA_ERROR = 'BatchDataError';
+
+// ── Webhook delivery workflow ───────────────────────────────────────────────
+
+/** Global backoff settings; attempts and timeout come from the job. */
+export interface WebhookRetrySettings {
+  initialSeconds: number;
+  backoff: number;
+  maxIntervalSeconds: number;
+}
+
+export interface WebhookDeliveryInput {
+  batchId: string;
+  eventId: string;
+  /** Lifecycle event name, e.g. `completed`. */
+  event: string;
+  /** Total attempts before the event goes to the dead-letter queue. */
+  maxAttempts: number;
+  /** Seconds per attempt: the HTTP timeout. */
+  timeoutSeconds: number;
+  retry: WebhookRetrySettings;
+  /** Set when this delivery is a manual retry of a dead-letter entry. */
+  deadLetterId?: number;
+}
+
+export type WebhookDeliveryResult =
+  | { status: 'delivered'; attempts: number; statusCode: number }
+  | { status: 'dead_lettered'; deadLetterId: number; attempts: number };
+
+/**
+ * What one HTTP attempt came to, as a value: the receiver took it
+ * (`delivered`), it failed and may be retried (`failed`, with the receiver's
+ * Retry-After in seconds), or the URL is refused for good (`forbidden`).
+ */
+export type WebhookSendOutcome = {
+  statusCode: number | null;
+  /** First KB of the receiver's answer. */
+  responseBody: string | null;
+  /** Unix milliseconds when the request went out. */
+  attemptedAt: number;
+  durationMs: number;
+} & (
+  | { kind: 'delivered'; statusCode: number }
+  | { kind: 'failed'; error: string; retryAfterSeconds?: number }
+  | { kind: 'forbidden'; error: string }
+);
+
+/** An attempt's outcome as recorded: `interrupted` when its worker stopped mid-request. */
+export type WebhookAttemptOutcome = WebhookSendOutcome | { kind: 'interrupted' };
+
+/** Failure type thrown before the request goes out (Postgres unreachable): not an attempt; safe to send again. */
+export const WEBHOOK_NOT_SENT = 'WebhookNotSent';
+
+// ── Dead-letter bulk retry workflow ─────────────────────────────────────────
+
+export interface DeadLetterBulkRetryInput {
+  deliveries: { workflowId: string; webhookUrl: string; input: WebhookDeliveryInput }[];
+  perSecond: number;
+}
