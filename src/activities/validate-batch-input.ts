@@ -2,7 +2,7 @@ import { MAX_REQUESTS_PER_BATCH, parseInputLine, splitLines } from '../batches/i
 import { deleteBatchRequests, insertBatchRequests } from '../db/batch-requests.js';
 import { findBatchById, isPostgresDataError, markFailed, markInProgress } from '../db/batches.js';
 import type { BatchErrorItem } from '../workflows/contracts.js';
-import { readFileChunks } from '../db/files.js';
+import { findFile, readFileChunks } from '../db/files.js';
 import { inTransaction, type PoolClient } from '../db/pool.js';
 import type { ActivityDeps } from './activity-deps.js';
 
@@ -47,11 +47,7 @@ export async function validateBatchInput(
   }
   try {
     const total = await inTransaction(pool, async (client) => {
-      const file = await client.query<{ id: string }>(`SELECT id FROM files WHERE id = $1::text AND owner = $2::text`, [
-        batch.input_file_id,
-        batch.owner,
-      ]);
-      if (!file.rows[0]) {
+      if (!(await findFile(client, batch.owner, batch.input_file_id))) {
         throw new InputRejected([{ code: 'file_not_found', message: `Input file ${batch.input_file_id} no longer exists.`, param: 'input_file_id', line: null }]);
       }
       await deleteBatchRequests(client, batchId);
