@@ -26,9 +26,9 @@ export function formatTable(results: readonly ScenarioResult[]): string {
   return [header, ...rows].join('\n');
 }
 
-function gitCommit(): string | null {
+function git(args: string[]): string | null {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   } catch {
     return null;
   }
@@ -41,7 +41,9 @@ export async function writeResults(results: readonly ScenarioResult[], complete:
   const report = {
     run_at: startedAt.toISOString(),
     duration_s: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    git_commit: gitCommit(),
+    git_commit: git(['rev-parse', 'HEAD']),
+    // The tree under test may hold uncommitted changes to src/: say so next to the commit.
+    src_uncommitted_files: git(['status', '--porcelain', '--', 'src'])?.split('\n').filter(Boolean).length ?? null,
     machine: { cpus: os.cpus().length, node: process.version },
     passed: results.filter((r) => r.passed).length,
     failed: results.filter((r) => !r.passed).length,
