@@ -59,7 +59,7 @@ wait_for() {
 setup_database() {
   db=$1; dir=$2
   if out=$(sql_tool "$db" create-database 2>&1); then
-    say "created database $db"
+    say "database $db ready"
   elif echo "$out" | grep -q 'already exists'; then
     say "database $db exists"
   else
@@ -95,6 +95,8 @@ setup_namespace() {
     wait_for "namespace $NAMESPACE" "$CLI" operator namespace describe --address "$ADDRESS" -n "$NAMESPACE"
     say "namespace $NAMESPACE created"
   fi
+  # The frontend serves a new namespace from its cache, refreshed every few seconds.
+  wait_for "namespace $NAMESPACE to be served" "$CLI" operator search-attribute list --address "$ADDRESS" -n "$NAMESPACE"
   for name in $SEARCH_ATTRIBUTES; do
     if "$CLI" operator search-attribute list --address "$ADDRESS" -n "$NAMESPACE" | grep -qw "$name"; then
       say "search attribute $name exists"

@@ -2,11 +2,11 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { REPO_ROOT } from '../../bench/support/node-process.js';
-import { findFreePort } from '../../src/stack/ports.js';
+import { isPortFree } from '../../src/stack/ports.js';
 import { ServiceProcess } from '../../test/faults/support/service-process.js';
 
-/** The committed config template the server renders itself (see its header). */
-export const TEMPORAL_CONFIG_DIR = path.join(REPO_ROOT, 'deploy', 'temporal', 'config');
+/** The committed config template the server renders itself (see its header); relative to `--root`. */
+export const TEMPORAL_CONFIG_DIR = 'deploy/temporal/config';
 export const TEMPORAL_DYNAMIC_CONFIG_FILE = path.join(REPO_ROOT, 'deploy', 'temporal', 'dynamicconfig.yaml');
 const READY_TIMEOUT_MS = 120_000;
 
@@ -22,12 +22,29 @@ export interface TemporalPorts {
   workerMembership: number;
 }
 
-/** Every port given, or a free one. */
+/**
+ * Every port given, or a free one below 32768: Temporal stores membership
+ * ports in a Postgres smallint (cluster_membership.rpc_port), and the OS hands
+ * out ephemeral ports above that ("value out of range for type smallint").
+ */
 export async function resolvePorts(given: Partial<TemporalPorts> = {}): Promise<TemporalPorts> {
   const keys: (keyof TemporalPorts)[] = ['frontend', 'frontendHttp', 'history', 'matching', 'worker', 'frontendMembership', 'historyMembership', 'matchingMembership', 'workerMembership'];
   const ports = {} as TemporalPorts;
-  for (const key of keys) ports[key] = given[key] ?? (await findFreePort());
+  const taken = new Set(Object.values(given));
+  for (const key of keys) {
+    const port = given[key] ?? (await freePortBelowEphemeral(taken));
+    taken.add(port);
+    ports[key] = port;
+  }
   return ports;
+}
+
+async function freePortBelowEphemeral(taken: Set<number | undefined>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!taken.has(port) && (await isPortFree(port))) return port;
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 export interface TemporalDatabase {
