@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatTable } from '../faults/support/report.js';
+import type { ScenarioResult } from '../faults/support/scenario-run.js';
+import { baseline, postgresMidBatch, type Scenario, temporalMidBatch, workerFinalizing, workerInProgress, workerMidDelivery, workerValidating } from './scenarios.js';
+import { CLUSTER_RESULTS_DIR, writeClusterResults } from './support/cluster-report.js';
+import { API_PROCESSES, ClusterStack, say, WORKER_PROCESSES } from './support/cluster-stack.js';
+
+/**
+ * The service on a real Temporal server (built from source) on Postgres, with
+ * two API and three worker processes, under SIGKILLs of a worker in each
+ * phase, of the Temporal server and of Postgres. See docs/CLUSTER.md.
+ */
+
+const SCENARIOS: [name: string, run: Scenario][] = [
+  ['baseline', baseline],
+  ['worker-validating', workerValidating],
+  ['worker-in-progress', workerInProgress],
+  ['worker-finalizing', workerFinalizing],
+  ['worker-mid-delivery', workerMidDelivery],
+  ['temporal-mid-batch', temporalMidBatch],
+  ['postgres-mid-batch', postgresMidBatch],
+];
+
+const startedAt = new Date();
+const results: ScenarioResult[] = [];
+let stack: ClusterStack | undefined;
+
+describe.sequential('cluster', () => {
+  beforeAll(async () => {
+    const logDir = path.join(CLUSTER_RESULTS_DIR, 'logs', startedAt.toISOString().replace(/[:.]/g, '-'));
+    stack = await ClusterStack.start(SCENARIOS.map(([name]) => name), logDir);
+  });
+
+  afterAll(async () => {
+    if (results.length > 0) {
+      const file = await writeClusterResults(results, results.length === SCENARIOS.length, startedAt, {
+        temporal: 'temporal-server v1.29.1 (go install), postgres12 store and visibility, one process',
+        api_processes: API_PROCESSES,
+        worker_processes: WORKER_PROCESSES,
+        upstream_latency_ms: 20,
+      });
+      process.stdout.write(`\n${formatTable(results)}\n\nresults: ${file}\n`);
+    }
+    await stack?.close();
+  });
+
+  for (const [name, run] of SCENARIOS) {
+    it(name, async () => {
+      say(`--- ${name}`);
+      let result: ScenarioResult;
+      try {
+        result = await run(stack!);
+      } catch (err) {
+        result = {
+          scenario: name,
+          fault: '',
+          phase_hit: null,
+          recovery: { from_to: '', seconds: null },
+          upstream: { custom_ids: 0, requests: 0, resent: 0 },
+          webhooks: { events: 0, receipts: 0, resent: 0 },
+          passed: false,
+          checks: [{ name: 'scenario ran to the end', ok: false, detail: (err as Error).stack ?? String(err) }],
+          notes: [],
+        };
+        await stack!.ensureRunning().catch(() => undefined);
+      }
+      results.push(result);
+      for (const c of result.checks) say(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
+      expect(result.checks.filter((c) => !c.ok)).toEqual([]);
+    });
+  }
+});
