@@ -47,6 +47,13 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_TEST_SERVER_PATH: z.string().optional(),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  // Temporal Cloud or any TLS-terminated cluster: mTLS client certificate and key, or an API key.
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  TEMPORAL_TLS: booleanFromString.optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
 
   UPSTREAM_BASE_URL: httpUrl.optional(),
   UPSTREAM_API_KEY: z.string().optional(),
@@ -76,7 +83,12 @@ const EnvSchema = z.object({
 });
 
 /** The environment's variables, grouped by what they configure; `Config` is its output type. */
-const ConfigSchema = EnvSchema.transform((e) => ({
+const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
+  if (!!e.TEMPORAL_TLS_CERT_PATH !== !!e.TEMPORAL_TLS_KEY_PATH) {
+    const missing = e.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'mTLS needs both TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH' });
+  }
+}).transform((e) => ({
   logLevel: e.LOG_LEVEL,
   host: e.HOST,
   port: e.PORT,
@@ -93,6 +105,15 @@ const ConfigSchema = EnvSchema.transform((e) => ({
     testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
     // Prebuilt workflow bundle (`npm run build:workflows`); unset means bundle at start-up.
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+    tls: {
+      /** TLS is on when asked for, or implied by a client certificate, a CA or an API key. */
+      enabled: e.TEMPORAL_TLS ?? !!(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_API_KEY),
+      certPath: e.TEMPORAL_TLS_CERT_PATH,
+      keyPath: e.TEMPORAL_TLS_KEY_PATH,
+      caPath: e.TEMPORAL_TLS_CA_PATH,
+      serverName: e.TEMPORAL_TLS_SERVER_NAME,
+    },
+    apiKey: e.TEMPORAL_API_KEY,
   },
   upstream: {
     baseUrl: e.UPSTREAM_BASE_URL,

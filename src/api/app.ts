@@ -12,14 +12,23 @@ import { deadLetterRoutes } from './routes/dead-letter-routes.js';
 import { filesRoutes } from './routes/files-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 
-/** Seconds a client should wait before retrying while Postgres is unreachable. */
-const DATABASE_RETRY_AFTER_SECONDS = 5;
+/** Seconds a client should wait before retrying a 503 (Postgres or Temporal unreachable, still starting). */
+const RETRY_AFTER_SECONDS = 5;
 
 /** The HTTP API. Tests call `app.request()` on it or serve it on a port. */
 export function createApp(deps: ServiceDeps) {
   const app = new Hono<{ Variables: AuthVariables }>();
   app.route('/', healthRoutes(deps));
   app.use('/v1/*', bearerAuth(deps.config.apiKeys), storableUrlText, jsonBodyLimit);
+  if (deps.startup) {
+    const { schemaReady } = deps.startup;
+    app.use('/v1/*', async (_c, next) => {
+      if (!schemaReady()) {
+        throw new ServiceError('unavailable', 'The service is starting: its database migrations are not applied yet (is Postgres up?); please retry.', 'starting_up');
+      }
+      await next();
+    });
+  }
   app.route('/v1/files', filesRoutes(deps));
   app.route('/v1/batches', batchesRoutes(deps));
   app.route('/v1/webhooks/dead-letter', deadLetterRoutes(deps));
@@ -38,6 +47,7 @@ export function createApp(deps: ServiceDeps) {
     if (err instanceof ApiError) {
       // OpenAI's clients retry 409s and some 4xx unless told not to; a client error will not change on retry.
       if (err.status < 500) c.header('x-should-retry', 'false');
+      if (err.status === 503) c.header('retry-after', String(RETRY_AFTER_SECONDS));
       return c.json(err.toBody(), err.status);
     }
     if (err instanceof HTTPException && err.status < 500) {
@@ -45,7 +55,7 @@ export function createApp(deps: ServiceDeps) {
     }
     if (isDatabaseUnavailable(err)) {
       deps.log.warn({ err: { message: err.message }, path: c.req.path }, 'database unavailable');
-      c.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      c.header('retry-after', String(RETRY_AFTER_SECONDS));
       const error = new ApiError(503, 'The database is unavailable right now; please retry shortly.', 'database_unavailable');
       return c.json(error.toBody(), 503);
     }

@@ -24,6 +24,7 @@ import { batchWorkflowId } from '../workflows/workflow-ids.js';
 import type { ServiceDeps } from './service-deps.js';
 
 const COMPLETION_WINDOW_MS = 24 * 60 * 60 * 1000;
+const TEMPORAL_CALL_DEADLINE_MS = 10_000;
 
 /** Resolves the new `webhook` object or the legacy `metadata.webhook_url` into stored settings. */
 async function resolveWebhook(deps: ServiceDeps, body: CreateBatchRequest): Promise<NewBatch['webhook']> {
@@ -104,16 +105,19 @@ export async function createBatch(
 
 async function startBatchWorkflow(deps: ServiceDeps, id: string): Promise<void> {
   try {
-    await deps.temporal.workflow.start(batchWorkflow, {
-      taskQueue: deps.config.temporal.taskQueue,
-      workflowId: batchWorkflowId(id),
-      args: [{ batchId: id }],
-      typedSearchAttributes: [{ key: BATCH_ID_ATTRIBUTE, value: id }],
-    });
+    // While Temporal is unreachable the call would wait for it; the user gets a 503 instead.
+    await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () =>
+      deps.temporal.workflow.start(batchWorkflow, {
+        taskQueue: deps.config.temporal.taskQueue,
+        workflowId: batchWorkflowId(id),
+        args: [{ batchId: id }],
+        typedSearchAttributes: [{ key: BATCH_ID_ATTRIBUTE, value: id }],
+      }),
+    );
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
     deps.log.error({ batchId: id, err: (err as Error).message }, 'could not start batch workflow');
-    throw ServiceError.temporalUnavailable('The batch');
+    throw ServiceError.temporalUnavailable('The batch', err, deps.config.temporal.namespace);
   }
 }
 
@@ -141,7 +145,9 @@ export async function cancelBatch(deps: ServiceDeps, owner: string, id: string):
   }
   // Signal first: if Temporal cannot be reached nothing changes and the user may retry.
   try {
-    await deps.temporal.workflow.getHandle(batchWorkflowId(id)).signal(cancelBatchSignal);
+    await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () =>
+      deps.temporal.workflow.getHandle(batchWorkflowId(id)).signal(cancelBatchSignal),
+    );
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) {
       throw new ServiceError('unavailable', 'The batch could not be cancelled right now; please retry.', 'temporal_unavailable');

@@ -110,7 +110,7 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
       await releaseDeadLetterClaim(deps.pool, claimed.id);
-      throw ServiceError.temporalUnavailable('The retry');
+      throw ServiceError.temporalUnavailable('The retry', err, deps.config.temporal.namespace);
     }
   }
   deps.log.info({ deadLetterId: claimed.id, batchId: claimed.batch_id, deliveryId: delivery.workflowId }, 'dead-letter retry started');
@@ -151,9 +151,9 @@ export async function retryDeadLettersInBulk(deps: ServiceDeps, owner: string, f
         workflowId,
         args: [{ deliveries, perSecond: deps.config.webhook.bulkRetryPerSecond }],
       });
-    } catch {
+    } catch (err) {
       for (const row of rows) await releaseDeadLetterClaim(deps.pool, row.id);
-      throw ServiceError.temporalUnavailable('The retries');
+      throw ServiceError.temporalUnavailable('The retries', err, deps.config.temporal.namespace);
     }
   }
   return {

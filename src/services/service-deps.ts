@@ -9,4 +9,6 @@ export interface ServiceDeps {
   temporal: Client;
   config: Config;
   log: Logger;
+  /** Set by an entry point that serves before its migrations are applied (start-up with Postgres down). */
+  startup?: { schemaReady(): boolean };
 }

@@ -1,3 +1,5 @@
+import { temporalProblem } from '../temporal/temporal-problem.js';
+
 /** What went wrong, in the service's terms; the API decides what status each kind gets. */
 export type ServiceErrorKind = 'invalid_request' | 'not_found' | 'conflict' | 'too_large' | 'unavailable';
 
@@ -21,8 +23,14 @@ export class ServiceError extends Error {
     return new ServiceError('not_found', `No ${what} found with id '${id}'.`, 'not_found', 'id');
   }
 
-  /** Temporal could not be reached, so `what` did not happen; nothing changed and the caller may retry. */
-  static temporalUnavailable(what: string): ServiceError {
+  /**
+   * Temporal did not take the call, so `what` did not happen and nothing
+   * changed. Unreachable: the caller may retry. Set up wrongly (a missing
+   * namespace or search attribute): the message says what to fix.
+   */
+  static temporalUnavailable(what: string, cause?: unknown, namespace = 'default'): ServiceError {
+    const problem = cause === undefined ? undefined : temporalProblem(cause, namespace);
+    if (problem) return new ServiceError('unavailable', `${what} could not be started: ${problem.message}`, problem.code);
     return new ServiceError('unavailable', `${what} could not be started right now; please retry.`, 'temporal_unavailable');
   }
 }

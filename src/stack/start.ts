@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { startApiServer } from '../api/api-server.js';
-import { loadConfigOrExit, type Config } from '../config.js';
+import { loadConfigOrExit } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
 import { createLogger } from '../shared/logger.js';
+import { retryUntilDone } from '../shared/retry-until-done.js';
 import { startEchoServer } from '../upstream/echo-server.js';
 import { startWorkerRuntime } from '../worker/worker-runtime.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
@@ -90,12 +91,19 @@ if (!upstreamUrl) {
   notes.push(`UPSTREAM_BASE_URL is unset: requests go to the built-in echo demo model at ${echo.url} (it echoes prompts; it is not a language model)`);
 }
 
-const config: Config = { ...baseConfig, databaseUrl, temporal: { ...baseConfig.temporal, address: temporalAddress } };
+const config = { ...baseConfig, databaseUrl, temporal: { ...baseConfig.temporal, address: temporalAddress } };
 if (!config.webhook.secret) notes.push('WEBHOOK_SECRET is unset: webhooks without their own secret are delivered unsigned');
 const pool = createPool(databaseUrl, config.databasePoolSize);
-await migrate(pool);
-const worker = await startWorkerRuntime(config, pool, log, upstreamUrl);
-const api = await startApiServer(config, pool, log);
+// Like the separate entry points: serve at once, apply migrations as soon as Postgres answers,
+// and let the worker join once it can (it waits for Temporal and the namespace itself).
+let schemaReady = false;
+let worker: ReturnType<typeof startWorkerRuntime> | undefined;
+let stopping = false;
+void retryUntilDone('apply database migrations', () => migrate(pool), log).then(() => {
+  schemaReady = true;
+  if (!stopping) worker = startWorkerRuntime(config, pool, log, upstreamUrl);
+});
+const api = await startApiServer(config, pool, log, { schemaReady: () => schemaReady });
 
 const shown = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
 process.stdout.write(
@@ -109,7 +117,6 @@ process.stdout.write(
   ].join('\n') + '\n',
 );
 
-let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     if (stopping) return;
@@ -117,8 +124,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     say('stopping: API, worker, then the embedded servers');
     void (async () => {
       await api.stop();
-      worker.stop();
-      await worker.done.catch(() => undefined);
+      worker?.stop();
+      await worker?.done.catch(() => undefined);
       await pool.end();
       for (const stop of stops.reverse()) await stop().catch(() => undefined);
       process.exit(0);

@@ -3,23 +3,36 @@ import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
 import { createLogger } from '../shared/logger.js';
+import { retryUntilDone } from '../shared/retry-until-done.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
-/** Production worker entry point: `npm run worker`. Configured by environment variables only. */
+/**
+ * Production worker entry point: `npm run worker`. Configured by environment
+ * variables only. Postgres, Temporal or the namespace not being up yet is
+ * waited for (one log line per try), not a crash; SIGTERM ends the wait.
+ */
 const config = requireWorkerConfig(loadConfigOrExit());
 const log = createLogger(config.logLevel, 'worker');
 exitOnFatalError(log);
 if (!config.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhooks without their own secret are delivered unsigned');
 const pool = createPool(config.databaseUrl, config.databasePoolSize);
-await migrate(pool);
-const runtime = await startWorkerRuntime(config, pool, log, config.upstream.baseUrl);
+const stopping = new AbortController();
+let runtime: ReturnType<typeof startWorkerRuntime> | undefined;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     log.info({ signal }, 'shutting down: finishing or handing back in-flight activities');
-    runtime.stop();
+    stopping.abort();
+    runtime?.stop();
   });
 }
-log.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
-await runtime.done;
+log.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker starting');
+const migrated = await retryUntilDone('apply database migrations', () => migrate(pool), log, { signal: stopping.signal }).then(
+  () => true,
+  () => false, // stopped while waiting
+);
+if (migrated) {
+  runtime = startWorkerRuntime(config, pool, log, config.upstream.baseUrl);
+  await runtime.done;
+}
 await pool.end();
 log.info('worker stopped');

@@ -2,38 +2,66 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../shared/logger.js';
+import { retryUntilDone } from '../shared/retry-until-done.js';
+import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { createUpstreamClient } from '../upstream/upstream-client.js';
 import { createWebhookDispatcher } from '../webhooks/url-guard.js';
 import { createBatchWorker } from './create-worker.js';
-import { ensureSearchAttributes } from './ensure-search-attributes.js';
+import { waitForNamespace } from './wait-for-namespace.js';
+
+type WorkerRuntimeConfig = Config & { temporal: Config['temporal'] & { address: string } };
 
 /**
  * Wires a worker's dependencies from config and runs it until `stop()`;
  * `done` settles once in-flight work is finished or handed back and every
- * client is closed.
+ * client is closed. A dependency that is not up yet is waited for, never a
+ * crash: Temporal unreachable, the namespace missing (created by an operator),
+ * the search attributes not yet accepted. `stop()` during that wait ends it.
  */
-export async function startWorkerRuntime(config: Config, pool: Pool, log: Logger, upstreamBaseUrl: string) {
-  const connection = await NativeConnection.connect({ address: config.temporal.address! });
-  await ensureSearchAttributes(connection, config.temporal.namespace).catch((err: Error) =>
-    log.warn({ err: err.message }, 'could not register search attributes; register BatchId and WebhookEventType (Keyword) on the namespace'),
-  );
-  const upstream = createUpstreamClient({ ...config.upstream, baseUrl: upstreamBaseUrl, logger: log });
-  const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });
-  const worker = await createBatchWorker({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowBundlePath: config.temporal.workflowBundlePath,
-    deps: { pool, upstream, webhookDispatcher, config, log },
+export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log: Logger, upstreamBaseUrl: string) {
+  const stopping = new AbortController();
+  let shutdown: (() => void) | undefined;
+
+  const done = (async () => {
+    const { signal } = stopping;
+    const options = await temporalConnectionOptions(config.temporal);
+    const connection = await retryUntilDone(`connect to Temporal at ${config.temporal.address}`, () => NativeConnection.connect(options), log, {
+      signal,
+    });
+    try {
+      await waitForNamespace(connection, config.temporal.namespace, log, signal);
+      const upstream = createUpstreamClient({ ...config.upstream, baseUrl: upstreamBaseUrl, logger: log });
+      const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });
+      try {
+        const worker = await createBatchWorker({
+          connection,
+          namespace: config.temporal.namespace,
+          taskQueue: config.temporal.taskQueue,
+          workflowBundlePath: config.temporal.workflowBundlePath,
+          deps: { pool, upstream, webhookDispatcher, config, log },
+        });
+        // The SDK also shuts workers down on SIGINT/SIGTERM by itself; stopping twice is a no-op.
+        shutdown = () => {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+        };
+        if (signal.aborted) return;
+        log.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker started');
+        await worker.run();
+      } finally {
+        await upstream.close();
+        await webhookDispatcher.close();
+      }
+    } finally {
+      await connection.close();
+    }
+  })().catch((err: unknown) => {
+    // Stopped while still waiting for a dependency: a clean stop, not a failure.
+    if (!stopping.signal.aborted) throw err;
   });
-  const done = worker.run().finally(async () => {
-    await upstream.close();
-    await webhookDispatcher.close();
-    await connection.close();
-  });
-  // The SDK also shuts workers down on SIGINT/SIGTERM by itself; stopping twice is a no-op.
+
   const stop = () => {
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+    stopping.abort();
+    shutdown?.();
   };
   return { done, stop };
 }
