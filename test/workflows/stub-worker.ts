@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
+import type { createActivities } from '../../src/activities/index.js';
+import { bundleWorkflows } from '../../src/worker/bundle-workflows.js';
+
+/** Stubbed activities fail on purpose in these tests; only SDK errors are worth printing. */
+Runtime.install({
+  logger: new DefaultLogger('ERROR'),
+  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+});
+
+export type Activities = ReturnType<typeof createActivities>;
+export type ActivityName = keyof Activities;
+export type ActivityInput<K extends ActivityName> = Parameters<Activities[K]>[0];
+
+/** One call of a stubbed activity: its input and the workflow-clock time its attempt was scheduled at. */
+export interface ActivityCall<K extends ActivityName = ActivityName> {
+  name: K;
+  input: ActivityInput<K>;
+  attempt: number;
+  atMs: number;
+}
+
+/** Every call the stubs received, in order. */
+export class ActivityLog {
+  readonly calls: ActivityCall[] = [];
+
+  of<K extends ActivityName>(name: K): ActivityCall<K>[] {
+    return this.calls.filter((call): call is ActivityCall<K> => call.name === name);
+  }
+
+  inputsOf<K extends ActivityName>(name: K): ActivityInput<K>[] {
+    return this.of(name).map((call) => call.input);
+  }
+
+  names(): ActivityName[] {
+    return this.calls.map((call) => call.name);
+  }
+}
+
+/**
+ * Activities for a workflow under test: the given stubs, each call logged; any
+ * other activity fails the workflow at once (non-retryable), so an unexpected
+ * call shows up as a failed test, not a hang.
+ */
+export function stubActivities(stubs: Partial<Activities>): { activities: Activities; log: ActivityLog } {
+  const log = new ActivityLog();
+  const record = (name: ActivityName, fn: (input: never) => unknown) => (input: never) => {
+    const { attempt, currentAttemptScheduledTimestampMs } = Context.current().info;
+    log.calls.push({ name, input, attempt, atMs: currentAttemptScheduledTimestampMs } as ActivityCall);
+    return fn(input);
+  };
+  const unexpected = (name: string) => async () => {
+    throw ApplicationFailure.create({ type: 'UnexpectedActivity', message: `unexpected call of ${name}`, nonRetryable: true });
+  };
+  const names: ActivityName[] = [
+    'loadBatchPlan',
+    'validateBatchInput',
+    'processRequestRange',
+    'finalizeBatch',
+    'failBatch',
+    'recordWebhookEvent',
+    'prepareWebhookAttempt',
+    'sendWebhook',
+    'recordWebhookAttemptOutcome',
+    'deliverWebhook',
+    'recordDeadLetter',
+    'recordDeadLetterRetrySuccess',
+  ];
+  const activities = Object.fromEntries(
+    names.map((name) => [name, record(name, (stubs[name] ?? unexpected(name)) as (input: never) => unknown)]),
+  ) as unknown as Activities;
+  return { activities, log };
+}
+
+/**
+ * Runs `fn` while a worker with the real workflow code and the given activities
+ * polls a fresh task queue, as Temporal's samples test workflows. `fn` must
+ * await every workflow it starts (child deliveries too): a task left behind
+ * when the worker stops holds the test server's clock for the rest of the file.
+ */
+export async function withWorker<T>(
+  env: TestWorkflowEnvironment,
+  activities: Activities,
+  fn: (taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `workflow-test-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await bundleWorkflows(),
+    activities,
+    // Heartbeats (and so cancellation) reach stubs quickly in real time.
+    maxHeartbeatThrottleInterval: '100ms',
+    defaultHeartbeatThrottleInterval: '100ms',
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+/** A promise with its resolve function, for stubs that wait for the test. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Resolves when the running activity is cancelled, heartbeating so the cancel can reach it. */
+export async function untilCancelled(): Promise<never> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 50);
+  try {
+    return await ctx.cancelled;
+  } finally {
+    clearInterval(beat);
+  }
+}
