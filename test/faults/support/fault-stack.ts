@@ -2,6 +2,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { createPool, type Pool } from '../../../src/db/pool.js';
 import { findFreePort } from '../../../src/stack/ports.js';
 import { ApiClient } from './api-client.js';
@@ -10,6 +11,9 @@ import { startCountingUpstream, type CountingUpstream } from './counting-upstrea
 import { PostgresServer } from './postgres-server.js';
 import { startNodeService, type ExitInfo, type ServiceProcess } from './service-process.js';
 import { TemporalServer } from './temporal-server.js';
+import { poll } from './waiting.js';
+
+const { TaskQueueType } = proto.temporal.api.enums.v1;
 
 export const say = (msg: string): void => void process.stderr.write(`[faults ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 
@@ -104,7 +108,13 @@ export class FaultStack {
     }, path.join(this.logDir, 'api.log'));
     this.api = api;
     this.children.push(api);
-    await api.waitForLine((l) => l.includes('"API listening"'), START_TIMEOUT_MS, 'listening');
+    // Liveness over HTTP rather than a log line; the killed API no longer holds the port.
+    const up = await poll(START_TIMEOUT_MS, 100, async () => {
+      if (api.exited()) return false;
+      const res = await fetch(`${this.apiBase}/health`, { signal: AbortSignal.timeout(2_000) });
+      return res.ok ? true : undefined;
+    });
+    if (!up) throw new Error(`API pid ${api.pid} did not answer /health within ${START_TIMEOUT_MS / 1000} s:\n${api.tail()}`);
   }
 
   async killApi(): Promise<void> {
@@ -127,7 +137,27 @@ export class FaultStack {
     }, path.join(this.logDir, 'worker.log'));
     this.worker = worker;
     this.children.push(worker);
-    await worker.waitForLine((l) => l.includes('"worker started"'), START_TIMEOUT_MS, 'polling');
+    await this.waitForPollers(worker);
+  }
+
+  /**
+   * Ready means this very process polls both task queues: the SDK's default
+   * identity is `<pid>@<host>`, which tells it apart from a killed worker the
+   * server still lists as a poller for a while. (Log lines would be a weaker signal.)
+   */
+  private async waitForPollers(worker: ServiceProcess): Promise<void> {
+    const ready = await poll(START_TIMEOUT_MS, 200, async () => {
+      if (worker.exited()) return false;
+      const { workflowService } = (await this.temporalClientFor()).connection;
+      const polled = await Promise.all(
+        [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY].map(async (taskQueueType) => {
+          const res = await workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: TASK_QUEUE }, taskQueueType });
+          return (res.pollers ?? []).some((p) => p.identity?.startsWith(`${worker.pid}@`));
+        }),
+      );
+      return polled.every(Boolean) ? true : undefined;
+    });
+    if (!ready) throw new Error(`worker pid ${worker.pid} did not poll ${TASK_QUEUE} within ${START_TIMEOUT_MS / 1000} s:\n${worker.tail()}`);
   }
 
   async killWorker(): Promise<void> {
