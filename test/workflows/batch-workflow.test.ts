@@ -34,7 +34,7 @@ const HOUR_MS = 60 * 60 * 1000;
 let batchCount = 0;
 const newBatchId = () => `batch_wf${Date.now().toString(36)}${++batchCount}`;
 
-function planOf(overrides: Partial<BatchPlan> & { tuning?: Partial<BatchPlan['tuning']> } = {}): BatchPlan {
+function planOf(overrides: Omit<Partial<BatchPlan>, 'tuning'> & { tuning?: Partial<BatchPlan['tuning']> } = {}): BatchPlan {
   const { tuning, ...rest } = overrides;
   return {
     endpoint: '/v1/chat/completions',
