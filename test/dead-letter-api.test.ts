@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
+import { bodyOf, errorOf, getDeadLetter, listDeadLetters, type BulkRetryResult, type DeadLetterEntry } from './support/api-client.js';
+import { batchOutcome, createBatch, deadLetterIdOf, deliveryResult } from './support/batches.js';
 import { BOB_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
 
@@ -19,18 +22,16 @@ async function flakyReceiver() {
 
 /** Runs a batch whose completed event ends in the dead-letter queue; returns the entry. */
 async function deadLetteredBatch(url: string, opts: { lines?: string; events?: string[] } = {}) {
-  const fileId = await h.upload(opts.lines ?? chatLines(2));
-  const res = await h.api('/v1/batches', {
-    method: 'POST',
-    json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', webhook: { url, max_retries: 2, events: opts.events } },
-  });
-  const batch = (await res.json()) as any;
-  const outcome = await h.env.client.workflow.getHandle(`batch-${batch.id}`).result();
+  const batch = await createBatch(h, opts.lines ?? chatLines(2), { webhook: { url, max_retries: 2, events: opts.events } });
+  const outcome = await batchOutcome(h, batch.id);
   const event = outcome === 'failed' ? 'failed' : 'completed';
-  const result = (await h.env.client.workflow.getHandle(`batch-${batch.id}/webhook/${event}-1`).result()) as any;
+  const result = await deliveryResult(h, batch.id, event);
   expect(result.status).toBe('dead_lettered');
-  return (await (await h.api(`/v1/webhooks/dead-letter/${result.deadLetterId}`)).json()) as any;
+  return getDeadLetter(h, deadLetterIdOf(result));
 }
+
+/** Waits for the delivery a retry started. */
+const retryDelivery = (entry: DeadLetterEntry) => h.env.client.workflow.getHandle(entry.delivery_workflow_id!).result();
 
 const retry = (id: number, key?: string) => h.api(`/v1/webhooks/dead-letter/${id}/retry`, { method: 'POST', key });
 
@@ -43,22 +44,22 @@ describe('dead-letter queue API', () => {
     expect(a).toMatchObject({ object: 'webhook_dead_letter', state: 'pending', attempts: 2, retry_success: null, retried_at: null });
     expect(a.payload).toMatchObject({ object: 'event', type: 'batch.completed', data: { id: a.batch_id } });
 
-    const page1 = (await (await h.api('/v1/webhooks/dead-letter?limit=2')).json()) as any;
+    const page1 = await listDeadLetters(h, '?limit=2');
     expect(page1).toMatchObject({ object: 'list', has_more: true });
-    expect(page1.data.map((e: any) => e.id)).toEqual([c.id, b.id]);
-    const page2 = (await (await h.api(`/v1/webhooks/dead-letter?limit=2&after=${page1.last_id}`)).json()) as any;
-    expect(page2.data[0].id).toBe(a.id);
+    expect(page1.data.map((e) => e.id)).toEqual([c.id, b.id]);
+    const page2 = await listDeadLetters(h, `?limit=2&after=${page1.last_id}`);
+    expect(page2.data[0]!.id).toBe(a.id);
 
-    const failedOnly = (await (await h.api('/v1/webhooks/dead-letter?event_type=batch.failed')).json()) as any;
-    expect(failedOnly.data.map((e: any) => e.id)).toContain(b.id);
-    expect(failedOnly.data.every((e: any) => e.event_type === 'batch.failed')).toBe(true);
-    const byBatch = (await (await h.api(`/v1/webhooks/dead-letter?batch_id=${c.batch_id}`)).json()) as any;
-    expect(byBatch.data.map((e: any) => e.id)).toEqual([c.id]);
+    const failedOnly = await listDeadLetters(h, '?event_type=batch.failed');
+    expect(failedOnly.data.map((e) => e.id)).toContain(b.id);
+    expect(failedOnly.data.every((e) => e.event_type === 'batch.failed')).toBe(true);
+    const byBatch = await listDeadLetters(h, `?batch_id=${c.batch_id}`);
+    expect(byBatch.data.map((e) => e.id)).toEqual([c.id]);
     expect((await h.api('/v1/webhooks/dead-letter?state=bogus')).status).toBe(400);
     expect((await h.api('/v1/webhooks/dead-letter?limit=0')).status).toBe(400);
 
     // Another owner sees none of it.
-    const bob = (await (await h.api('/v1/webhooks/dead-letter', { key: BOB_KEY })).json()) as any;
+    const bob = await listDeadLetters(h, '', BOB_KEY);
     expect(bob.data).toEqual([]);
     expect((await h.api(`/v1/webhooks/dead-letter/${a.id}`, { key: BOB_KEY })).status).toBe(404);
     expect((await retry(a.id, BOB_KEY)).status).toBe(404);
@@ -73,19 +74,19 @@ describe('dead-letter queue API', () => {
 
     const res = await retry(entry.id);
     expect(res.status).toBe(202);
-    const started = (await res.json()) as any;
+    const started = await bodyOf<DeadLetterEntry>(res);
     expect(started).toMatchObject({ id: entry.id, state: 'retrying', retry_count: 1 });
     expect(started.retried_at).toEqual(expect.any(Number));
-    expect(started.delivery_workflow_id).toBe(`batch-${entry.batch_id}/webhook/completed-1/retry-1`);
-    expect(await h.env.client.workflow.getHandle(started.delivery_workflow_id).result()).toMatchObject({ status: 'delivered' });
+    expect(started.delivery_workflow_id).toBe(`${webhookDeliveryWorkflowId(entry.batch_id, 'completed', 1)}/retry-1`);
+    expect(await retryDelivery(started)).toMatchObject({ status: 'delivered' });
 
-    const after = (await (await h.api(`/v1/webhooks/dead-letter/${entry.id}`)).json()) as any;
+    const after = await getDeadLetter(h, entry.id);
     expect(after).toMatchObject({ state: 'succeeded', retry_success: true });
     const redelivered = receiver.received[receiver.received.length - 1]!;
     expect(redelivered.body).toBe(originalBody);
     expect(redelivered.headers['webhook-id']).toBe(entry.event_id);
-    const succeeded = (await (await h.api('/v1/webhooks/dead-letter?state=succeeded')).json()) as any;
-    expect(succeeded.data.map((e: any) => e.id)).toContain(entry.id);
+    const succeeded = await listDeadLetters(h, '?state=succeeded');
+    expect(succeeded.data.map((e) => e.id)).toContain(entry.id);
     expect((await retry(entry.id)).status).toBe(409);
     await receiver.close();
   });
@@ -93,11 +94,11 @@ describe('dead-letter queue API', () => {
   it('records a failed manual retry on the same entry', async () => {
     const receiver = await flakyReceiver();
     const entry = await deadLetteredBatch(receiver.url);
-    const started = (await (await retry(entry.id)).json()) as any;
-    expect(await h.env.client.workflow.getHandle(started.delivery_workflow_id).result()).toMatchObject({ status: 'dead_lettered', deadLetterId: entry.id });
-    const after = (await (await h.api(`/v1/webhooks/dead-letter/${entry.id}`)).json()) as any;
+    const started = await bodyOf<DeadLetterEntry>(await retry(entry.id));
+    expect(await retryDelivery(started)).toMatchObject({ status: 'dead_lettered', deadLetterId: entry.id });
+    const after = await getDeadLetter(h, entry.id);
     expect(after).toMatchObject({ id: entry.id, state: 'failed', retry_success: false, attempts: 2, error_message: 'HTTP 500' });
-    const all = (await (await h.api(`/v1/webhooks/dead-letter?batch_id=${entry.batch_id}`)).json()) as any;
+    const all = await listDeadLetters(h, `?batch_id=${entry.batch_id}`);
     expect(all.data).toHaveLength(1);
     await receiver.close();
   });
@@ -109,11 +110,11 @@ describe('dead-letter queue API', () => {
     const before = receiver.received.length;
     const [first, second] = await Promise.all([retry(entry.id), retry(entry.id)]);
     expect([first.status, second.status]).toEqual([202, 202]);
-    const bodies = [(await first.json()) as any, (await second.json()) as any];
+    const bodies = [await bodyOf<DeadLetterEntry>(first), await bodyOf<DeadLetterEntry>(second)] as const;
     expect(bodies[0].delivery_workflow_id).toBe(bodies[1].delivery_workflow_id);
-    await h.env.client.workflow.getHandle(bodies[0].delivery_workflow_id).result();
+    await retryDelivery(bodies[0]);
     expect(receiver.received.length - before).toBe(1);
-    const after = (await (await h.api(`/v1/webhooks/dead-letter/${entry.id}`)).json()) as any;
+    const after = await getDeadLetter(h, entry.id);
     expect(after.retry_count).toBe(1);
     await receiver.close();
   });
@@ -131,7 +132,7 @@ describe('dead-letter queue API', () => {
     ] as const) {
       const r = await h.api(path, { method });
       expect(r.status, `${method} ${path}`).toBe(404);
-      expect(((await r.json()) as any).error).toMatchObject({ code: 'not_found', type: 'invalid_request_error' });
+      expect(await errorOf(r)).toMatchObject({ code: 'not_found', type: 'invalid_request_error' });
     }
     await receiver.close();
   });
@@ -144,16 +145,18 @@ describe('dead-letter queue API', () => {
     const sinceSeconds = Math.min(...entries.map((e) => e.created_at));
     const res = await h.api('/v1/webhooks/dead-letter/retry', { method: 'POST', json: { event_type: 'completed', created_since: sinceSeconds } });
     expect(res.status).toBe(202);
-    const bulk = (await res.json()) as any;
+    const bulk = await bodyOf<BulkRetryResult>(res);
     expect(bulk).toMatchObject({ object: 'webhook_dead_letter.bulk_retry', started: 2, has_more: false });
-    expect(bulk.data.map((d: any) => d.id).sort()).toEqual(entries.map((e) => e.id).sort());
-    expect(await h.env.client.workflow.getHandle(bulk.workflow_id).result()).toEqual({ started: 2 });
-    for (const d of bulk.data) await h.env.client.workflow.getHandle(d.delivery_workflow_id).result();
+    expect(bulk.data.map((d) => d.id).sort()).toEqual(entries.map((e) => e.id).sort());
+    expect(await h.env.client.workflow.getHandle(bulk.workflow_id!).result()).toEqual({ started: 2 });
+    for (const d of bulk.data) await h.env.client.workflow.getHandle(d.delivery_workflow_id!).result();
     for (const e of entries) {
-      expect(((await (await h.api(`/v1/webhooks/dead-letter/${e.id}`)).json()) as any).state).toBe('succeeded');
+      expect((await getDeadLetter(h, e.id)).state).toBe('succeeded');
     }
-    expect(((await (await h.api(`/v1/webhooks/dead-letter/${other.id}`)).json()) as any).state).toBe('pending');
-    const again = (await (await h.api('/v1/webhooks/dead-letter/retry', { method: 'POST', json: { event_type: 'completed', created_since: sinceSeconds } })).json()) as any;
+    expect((await getDeadLetter(h, other.id)).state).toBe('pending');
+    const again = await bodyOf<BulkRetryResult>(
+      await h.api('/v1/webhooks/dead-letter/retry', { method: 'POST', json: { event_type: 'completed', created_since: sinceSeconds } }),
+    );
     expect(again).toMatchObject({ started: 0, workflow_id: null });
     expect((await h.api('/v1/webhooks/dead-letter/retry', { method: 'POST', json: { event_type: 'nope' } })).status).toBe(400);
     await receiver.close();
@@ -167,16 +170,16 @@ describe('dead-letter queue API', () => {
     const receiver = await startWebhookReceiver(() => (state.holding ? { status: 200, until: gate } : { status: 500 }));
     const entry = await deadLetteredBatch(receiver.url);
     state.holding = true;
-    const first = (await (await retry(entry.id)).json()) as any;
-    await h.env.client.workflow.getHandle(first.delivery_workflow_id).terminate('operator gave up');
+    const first = await bodyOf<DeadLetterEntry>(await retry(entry.id));
+    await h.env.client.workflow.getHandle(first.delivery_workflow_id!).terminate('operator gave up');
     const second = await retry(entry.id);
     expect(second.status).toBe(202);
-    const body = (await second.json()) as any;
+    const body = await bodyOf<DeadLetterEntry>(second);
     expect(body).toMatchObject({ state: 'retrying', retry_count: 2 });
-    expect(body.delivery_workflow_id).toBe(`batch-${entry.batch_id}/webhook/completed-1/retry-2`);
+    expect(body.delivery_workflow_id).toBe(`${webhookDeliveryWorkflowId(entry.batch_id, 'completed', 1)}/retry-2`);
     release();
-    expect(await h.env.client.workflow.getHandle(body.delivery_workflow_id).result()).toMatchObject({ status: 'delivered' });
-    const after = (await (await h.api(`/v1/webhooks/dead-letter/${entry.id}`)).json()) as any;
+    expect(await retryDelivery(body)).toMatchObject({ status: 'delivered' });
+    const after = await getDeadLetter(h, entry.id);
     expect(after).toMatchObject({ state: 'succeeded', retry_success: true, retry_count: 2 });
     await receiver.close();
   });

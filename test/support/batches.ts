@@ -58,3 +58,9 @@ export async function fileLines(h: Pick<Harness, 'api'>, fileId: string): Promis
     .split('\n')
     .map((line) => JSON.parse(line) as ResultLine);
 }
+
+/** The dead-letter entry id of a delivery that must have been dead-lettered. */
+export function deadLetterIdOf(result: WebhookDeliveryResult): number {
+  if (result.status !== 'dead_lettered') throw new Error(`expected a dead-lettered delivery, got ${JSON.stringify(result)}`);
+  return result.deadLetterId;
+}
