@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { findPendingInRange, saveFinishedRequests, type FinishedRequest } from '../db/batch-requests.js';
 import { addRequestCounts } from '../db/batches.js';
+import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import { inTransaction } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import type { UpstreamResult } from '../upstream/upstream-client.js';
@@ -10,6 +11,8 @@ import type { ActivityDeps } from './activity-deps.js';
 const FLUSH_EVERY_RESULTS = 200;
 const FLUSH_EVERY_MS = 250;
 const HEARTBEAT_EVERY_MS = 2_000;
+/** How long finished results wait in memory for Postgres before the chunk gives up (and is retried). */
+const KEEP_RESULTS_WHILE_DB_DOWN_MS = 5 * 60_000;
 
 /** The output-file or error-file line for one finished request, in OpenAI's shape. */
 export function resultLine(customId: string, result: UpstreamResult): FinishedRequest['resultLine'] {
@@ -50,19 +53,36 @@ export async function processRequestRange(
   let saved = 0;
   let flushing: Promise<void> = Promise.resolve();
   let lastFlushAt = Date.now();
+  // Answers already paid for are kept while Postgres is away: a flush that cannot reach it
+  // waits and tries again (the activity keeps heartbeating) rather than failing the chunk,
+  // whose retry would send those requests upstream a second time.
+  let unreachableSince: number | undefined;
+  const saveUntilStored = async (rows: FinishedRequest[]): Promise<void> => {
+    for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+      try {
+        await inTransaction(pool, async (client) => {
+          const changed = await saveFinishedRequests(client, batchId, rows);
+          await addRequestCounts(client, batchId, changed.completed, changed.failed);
+        });
+        saved += rows.length;
+        if (unreachableSince !== undefined) log.info({ batchId, fromLine, toLine }, 'Postgres is back: results saved');
+        unreachableSince = undefined;
+        return;
+      } catch (err) {
+        unreachableSince ??= Date.now();
+        if (!isDatabaseUnavailable(err) || Date.now() - unreachableSince > KEEP_RESULTS_WHILE_DB_DOWN_MS) throw err;
+        log.warn({ batchId, fromLine, toLine, rows: rows.length, retryInMs: delayMs }, 'Postgres unreachable: keeping results to save');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  };
   const flush = (): Promise<void> => {
     const rows = buffer;
     buffer = [];
     lastFlushAt = Date.now();
     if (rows.length === 0) return flushing;
     // Flushes run one after another; each is one transaction for rows and counters.
-    flushing = flushing.then(() =>
-      inTransaction(pool, async (client) => {
-        const changed = await saveFinishedRequests(client, batchId, rows);
-        await addRequestCounts(client, batchId, changed.completed, changed.failed);
-        saved += rows.length;
-      }),
-    );
+    flushing = flushing.then(() => saveUntilStored(rows));
     return flushing;
   };
   const heartbeat = setInterval(() => ctx.heartbeat({ saved }), HEARTBEAT_EVERY_MS);
@@ -101,11 +121,15 @@ export async function processRequestRange(
     );
   } finally {
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
-    clearInterval(heartbeat);
     clearInterval(flushTimer);
   }
   // Flushes run in sequence, so this waits for every earlier one: nothing writes after the activity ends.
-  await flush();
+  // The heartbeat runs until then, so a flush waiting for Postgres does not time the activity out.
+  try {
+    await flush();
+  } finally {
+    clearInterval(heartbeat);
+  }
   ctx.heartbeat({ saved });
   if (failure) throw failure.error;
   if (ctx.cancellationSignal.aborted) {
