@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
+import { bodyOf, getDeadLetter, listDeadLetters, listDeliveryAttempts, type DeadLetterEntry } from './support/api-client.js';
+import { batchOutcome, createBatch, deadLetterIdOf } from './support/batches.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
@@ -17,26 +20,13 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-async function startBatch(webhook: Record<string, unknown>) {
-  const fileId = await h.upload(chatLines(2));
-  const res = await h.api('/v1/batches', {
-    method: 'POST',
-    json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', webhook },
-  });
-  const batch = (await res.json()) as any;
-  expect(res.status, JSON.stringify(batch)).toBe(200);
-  return batch.id as string;
-}
+const startBatch = async (webhook: Record<string, unknown>) => (await createBatch(h, chatLines(2), { webhook })).id;
 
-const deliveryOf = (batchId: string) => h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`);
+const deliveryOf = (batchId: string) => h.env.client.workflow.getHandle(webhookDeliveryWorkflowId(batchId, 'completed', 1));
 
-async function attemptLog(batchId: string) {
-  const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
-  return log.data as any[];
-}
+const attemptLog = async (batchId: string) => (await listDeliveryAttempts(h, batchId)).data;
 
-const deadLettersOf = async (batchId: string) =>
-  ((await (await h.api(`/v1/webhooks/dead-letter?batch_id=${batchId}`)).json()) as any).data as any[];
+const deadLettersOf = async (batchId: string) => (await listDeadLetters(h, `?batch_id=${batchId}`)).data;
 
 describe('webhook bookkeeping survives Postgres and worker failures', () => {
   it('delivers exactly once, and never dead-letters, when Postgres goes away right after the receiver answered 200', async () => {
@@ -66,15 +56,16 @@ describe('webhook bookkeeping survives Postgres and worker failures', () => {
     const state = { down: true };
     const receiver = await startWebhookReceiver(() => ({ status: state.down ? 500 : 204 }));
     const batchId = await startBatch({ url: receiver.url, max_retries: 2 });
-    await h.env.client.workflow.getHandle(`batch-${batchId}`).result();
-    const dead = (await deliveryOf(batchId).result()) as any;
+    await batchOutcome(h, batchId);
+    const dead = await deliveryOf(batchId).result();
     expect(dead).toMatchObject({ status: 'dead_lettered', attempts: 2 });
+    const deadLetterId = deadLetterIdOf(dead);
 
     // The receiver recovers, but the worker's Postgres is gone when the manual retry starts.
     state.down = false;
     proxy.cut();
-    const retry = (await (await h.api(`/v1/webhooks/dead-letter/${dead.deadLetterId}/retry`, { method: 'POST' })).json()) as any;
-    const result = h.env.client.workflow.getHandle(retry.delivery_workflow_id).result();
+    const retry = await bodyOf<DeadLetterEntry>(await h.api(`/v1/webhooks/dead-letter/${deadLetterId}/retry`, { method: 'POST' }));
+    const result = h.env.client.workflow.getHandle(retry.delivery_workflow_id!).result();
     // Preparing the attempt fails twice (a second apart: activity backoff runs in real time).
     await proxy.refusals(2);
     expect(receiver.received).toHaveLength(2);
@@ -84,7 +75,7 @@ describe('webhook bookkeeping survives Postgres and worker failures', () => {
     expect(receiver.received).toHaveLength(3);
     const retried = (await attemptLog(batchId)).filter((a) => a.delivery_workflow_id === retry.delivery_workflow_id);
     expect(retried.map((a) => [a.attempt, a.status_code, a.success])).toEqual([[1, 204, true]]);
-    const entry = (await (await h.api(`/v1/webhooks/dead-letter/${dead.deadLetterId}`)).json()) as any;
+    const entry = await getDeadLetter(h, deadLetterId);
     expect(entry).toMatchObject({ state: 'succeeded', retry_success: true });
     await receiver.close();
   });

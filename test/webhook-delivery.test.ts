@@ -2,6 +2,9 @@ import OpenAI from 'openai';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
+import { batchWorkflowId, webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
+import { getBatch, listDeadLetters, listDeliveryAttempts } from './support/api-client.js';
+import { batchOutcome, createBatch, deliveryResult } from './support/batches.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
 
@@ -16,19 +19,12 @@ afterAll(async () => {
 const SECRET = 'whsec_dGVzdC1zZWNyZXQtZm9yLXdlYmhvb2tzLTEyMzQ1Njc4';
 
 async function runBatch(webhook: Record<string, unknown> | null, opts: { lines?: string; metadata?: Record<string, string> } = {}) {
-  const fileId = await h.upload(opts.lines ?? chatLines(3));
-  const res = await h.api('/v1/batches', {
-    method: 'POST',
-    json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', webhook: webhook ?? undefined, metadata: opts.metadata },
-  });
-  const batch = (await res.json()) as any;
-  expect(res.status, JSON.stringify(batch)).toBe(200);
-  await h.env.client.workflow.getHandle(`batch-${batch.id}`).result();
-  return batch.id as string;
+  const batch = await createBatch(h, opts.lines ?? chatLines(3), { webhook: webhook ?? undefined, metadata: opts.metadata });
+  await batchOutcome(h, batch.id);
+  return batch.id;
 }
 
-const delivery = (batchId: string, event: string, seq = 1) =>
-  h.env.client.workflow.getHandle(`batch-${batchId}/webhook/${event}-${seq}`).result();
+const delivery = (batchId: string, event: string, seq = 1) => deliveryResult(h, batchId, event, seq);
 
 describe('webhook delivery', () => {
   it('delivers a signed batch.completed event exactly once after N-1 failures', async () => {
@@ -51,22 +47,22 @@ describe('webhook delivery', () => {
     await expect(new OpenAI({ apiKey: 'unused', webhookSecret: SECRET }).webhooks.unwrap(last.body, headers)).resolves.toMatchObject({ id: event.id });
     expect(new Webhook(SECRET).verify(last.body, headers)).toMatchObject({ id: event.id });
 
-    const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
-    expect(log.data.map((a: any) => [a.attempt, a.status_code, a.success])).toEqual([
+    const log = await listDeliveryAttempts(h, batchId);
+    expect(log.data.map((a) => [a.attempt, a.status_code, a.success])).toEqual([
       [1, 500, false],
       [2, 500, false],
       [3, 200, true],
     ]);
-    expect(log.data[0].response_body).toContain('receiver says 500');
+    expect(log.data[0]!.response_body).toContain('receiver says 500');
     await receiver.close();
   });
 
   it('dead-letters exactly once with attempts = max_retries when the receiver always fails', async () => {
     const receiver = await startWebhookReceiver(() => ({ status: 503 }));
     const batchId = await runBatch({ url: receiver.url, max_retries: 2 });
-    const result = (await delivery(batchId, 'completed')) as any;
+    const result = await delivery(batchId, 'completed');
     expect(result).toMatchObject({ status: 'dead_lettered', attempts: 2 });
-    const list = (await (await h.api(`/v1/webhooks/dead-letter?batch_id=${batchId}`)).json()) as any;
+    const list = await listDeadLetters(h, `?batch_id=${batchId}`);
     expect(list.data).toHaveLength(1);
     expect(list.data[0]).toMatchObject({ batch_id: batchId, attempts: 2, event_type: 'batch.completed', state: 'pending', error_message: 'HTTP 503' });
     await receiver.close();
@@ -76,9 +72,9 @@ describe('webhook delivery', () => {
     const receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 7_000 }));
     const batchId = await runBatch({ url: receiver.url, max_retries: 1, timeout: 5 });
     expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'dead_lettered', attempts: 1 });
-    const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
-    expect(log.data[0].error).toBe('timed out after 5s');
-    expect(log.data[0].duration_ms).toBeGreaterThanOrEqual(4_900);
+    const log = await listDeliveryAttempts(h, batchId);
+    expect(log.data[0]!.error).toBe('timed out after 5s');
+    expect(log.data[0]!.duration_ms).toBeGreaterThanOrEqual(4_900);
     await receiver.close();
   });
 
@@ -87,8 +83,8 @@ describe('webhook delivery', () => {
     const failing = await runBatch({ url: receiver.url, events: ['completed'] }, { lines: '{bad json' });
     const succeeding = await runBatch({ url: receiver.url, events: ['batch.failed'] });
     const wf = h.env.client.workflow;
-    await expect(wf.getHandle(`batch-${failing}/webhook/failed-1`).describe()).rejects.toThrow();
-    await expect(wf.getHandle(`batch-${succeeding}/webhook/completed-1`).describe()).rejects.toThrow();
+    await expect(wf.getHandle(webhookDeliveryWorkflowId(failing, 'failed', 1)).describe()).rejects.toThrow();
+    await expect(wf.getHandle(webhookDeliveryWorkflowId(succeeding, 'completed', 1)).describe()).rejects.toThrow();
     expect(receiver.received).toHaveLength(0);
     await receiver.close();
   });
@@ -97,7 +93,7 @@ describe('webhook delivery', () => {
     const receiver = await startWebhookReceiver();
     const batchId = await runBatch(null, { metadata: { webhook_url: receiver.url } });
     expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'delivered' });
-    const batch = (await (await h.api(`/v1/batches/${batchId}`)).json()) as any;
+    const batch = await getBatch(h, batchId);
     expect(batch.webhook).toEqual({ url: receiver.url, events: ['completed', 'failed', 'cancelled', 'expired'], max_retries: 3, timeout: 30, has_secret: false });
     // No secret anywhere: delivered unsigned, still identified.
     const headers = receiver.received[0]!.headers;
@@ -112,9 +108,9 @@ describe('webhook delivery', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const receiver = await startWebhookReceiver(() => ({ status: 200, until: gate }));
     const batchId = await runBatch({ url: receiver.url, timeout: 60 });
-    const batchRun = await h.env.client.workflow.getHandle(`batch-${batchId}`).describe();
+    const batchRun = await h.env.client.workflow.getHandle(batchWorkflowId(batchId)).describe();
     expect(batchRun.status.name).toBe('COMPLETED');
-    const deliveryHandle = h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`);
+    const deliveryHandle = h.env.client.workflow.getHandle(webhookDeliveryWorkflowId(batchId, 'completed', 1));
     expect((await deliveryHandle.describe()).status.name).toBe('RUNNING');
     release();
     expect(await deliveryHandle.result()).toMatchObject({ status: 'delivered', attempts: 1 });
@@ -125,7 +121,7 @@ describe('webhook delivery', () => {
     const receiver = await startWebhookReceiver((n) => ({ status: n === 1 ? 500 : 200 }));
     const batchId = await runBatch({ url: receiver.url, secret: SECRET, max_retries: 2 });
     await delivery(batchId, 'completed');
-    const workflowIds = [`batch-${batchId}`, `batch-${batchId}/webhook/completed-1`];
+    const workflowIds = [batchWorkflowId(batchId), webhookDeliveryWorkflowId(batchId, 'completed', 1)];
     for (const id of workflowIds) {
       const handle = h.env.client.workflow.getHandle(id);
       const history = JSON.stringify(await handle.fetchHistory());
@@ -149,8 +145,8 @@ describe('webhook delivery', () => {
     expect(await delivery(batchId, 'completed')).toMatchObject({ status: 'dead_lettered', attempts: 2 });
     expect(redirecting.received).toHaveLength(2);
     expect(target.received).toHaveLength(0);
-    const log = (await (await h.api(`/v1/batches/${batchId}/webhook_deliveries`)).json()) as any;
-    expect(log.data.map((a: any) => [a.status_code, a.success])).toEqual([
+    const log = await listDeliveryAttempts(h, batchId);
+    expect(log.data.map((a) => [a.status_code, a.success])).toEqual([
       [307, false],
       [307, false],
     ]);
