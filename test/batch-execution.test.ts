@@ -1,10 +1,14 @@
 import { Worker } from '@temporalio/worker';
+import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../src/activities/index.js';
 import { createLogger } from '../src/shared/logger.js';
 import { createUpstreamClient } from '../src/upstream/upstream-client.js';
 import { createWebhookDispatcher } from '../src/webhooks/url-guard.js';
 import { bundleWorkflows } from '../src/worker/bundle-workflows.js';
+import { batchWorkflowId } from '../src/workflows/workflow-ids.js';
+import { bodyOf, errorOf, getBatch as getBatchOf, type BatchObject, type ErrorBody } from './support/api-client.js';
+import { batchOutcome, createBatch as createBatchOf, fileLines as resultLinesOf } from './support/batches.js';
 import { BOB_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 
 let h: Harness;
@@ -18,36 +22,20 @@ afterAll(async () => {
 /** Requests with this delay never answer while a test runs: they stay in flight until cut off. */
 const NEVER_ANSWERS = { echo_delay_ms: 600_000 };
 
-async function createBatch(harness: Harness, lines: string) {
-  const inputFileId = await harness.upload(lines);
-  const res = await harness.api('/v1/batches', {
-    method: 'POST',
-    json: { input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h' },
-  });
-  const body = (await res.json()) as any;
-  expect(res.status, JSON.stringify(body)).toBe(200);
-  return body.id as string;
-}
+const createBatch = async (harness: Harness, lines: string) => (await createBatchOf(harness, lines)).id;
 
-async function getBatch(harness: Harness, id: string) {
-  const res = await harness.api(`/v1/batches/${id}`);
-  expect(res.status).toBe(200);
-  return (await res.json()) as any;
-}
+const getBatch = (harness: Harness, id: string) => getBatchOf(harness, id);
 
-const outcome = (harness: Harness, id: string) => harness.env.client.workflow.getHandle(`batch-${id}`).result();
+const outcome = (harness: Harness, id: string) => batchOutcome(harness, id);
 
-async function fileLines(harness: Harness, fileId: string) {
-  const res = await harness.api(`/v1/files/${fileId}/content`);
-  expect(res.status).toBe(200);
-  return (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
-}
+/** Output and error lines of chat requests; a missing file id fails the read. */
+const fileLines = (harness: Harness, fileId: string | null) => resultLinesOf<OpenAI.ChatCompletion>(harness, fileId!);
 
 /**
  * Polls the public API until the batch satisfies `done`. Used only to learn
  * that the echo upstream has answered some requests, which nothing can await.
  */
-async function waitForBatch(id: string, done: (batch: any) => boolean, what: string) {
+async function waitForBatch(id: string, done: (batch: BatchObject) => boolean, what: string) {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const batch = await getBatch(h, id);
@@ -136,7 +124,7 @@ describe('the 24 h completion window', () => {
     expect(batch.request_counts).toEqual({ total: 10, completed: 7, failed: 3 });
     const output = await fileLines(h, batch.output_file_id);
     expect(output.map((l) => l.custom_id)).toEqual(customIds(0, 7));
-    expect(output.every((l) => l.error === null && l.response.status_code === 200)).toBe(true);
+    expect(output.every((l) => l.error === null && l.response?.status_code === 200)).toBe(true);
     const errors = await fileLines(h, batch.error_file_id);
     expect(errors.map((l) => l.custom_id)).toEqual(customIds(7, 10));
     for (const line of errors) {
@@ -153,14 +141,14 @@ describe('cancelling a batch', () => {
 
     const res = await h.api(`/v1/batches/${id}/cancel`, { method: 'POST' });
     expect(res.status).toBe(200);
-    const cancelling = (await res.json()) as any;
+    const cancelling = await bodyOf<BatchObject>(res);
     expect(cancelling).toMatchObject({ id, object: 'batch', status: 'cancelling', cancelled_at: null });
     expect(cancelling.cancelling_at).toEqual(expect.any(Number));
 
     // A second cancel while the first is under way is harmless.
     const again = await h.api(`/v1/batches/${id}/cancel`, { method: 'POST' });
     expect(again.status).toBe(200);
-    expect(['cancelling', 'cancelled']).toContain(((await again.json()) as any).status);
+    expect(['cancelling', 'cancelled']).toContain((await bodyOf<BatchObject>(again)).status);
 
     expect(await outcome(h, id)).toBe('cancelled');
     const batch = await getBatch(h, id);
@@ -170,7 +158,7 @@ describe('cancelling a batch', () => {
     expect(batch.request_counts).toEqual({ total: 10, completed: 7, failed: 3 });
     const output = await fileLines(h, batch.output_file_id);
     expect(output.map((l) => l.custom_id)).toEqual(customIds(0, 7));
-    expect(output[6].response.body.choices[0].message.content).toContain('hello 6');
+    expect(output[6]!.response!.body.choices[0]!.message.content).toContain('hello 6');
     const errors = await fileLines(h, batch.error_file_id);
     expect(errors.map((l) => l.custom_id)).toEqual(customIds(7, 10));
     for (const line of errors) expect(line).toMatchObject({ response: null, error: { code: 'batch_cancelled' } });
@@ -197,7 +185,7 @@ describe('cancelling a batch', () => {
     const batch = await getBatch(h, id);
     expect(batch).toMatchObject({ status: 'cancelled', output_file_id: null, request_counts: { total: 6, completed: 0, failed: 6 } });
     const errors = await fileLines(h, batch.error_file_id);
-    expect(errors.map((l) => [l.custom_id, l.error.code])).toEqual(customIds(0, 6).map((c) => [c, 'batch_cancelled']));
+    expect(errors.map((l) => [l.custom_id, l.error!.code])).toEqual(customIds(0, 6).map((c) => [c, 'batch_cancelled']));
     expect(h.echo.stats().requests).toBe(sentBefore);
   });
 
@@ -206,14 +194,14 @@ describe('cancelling a batch', () => {
     expect(await outcome(h, failedId)).toBe('failed');
     const refused = await h.api(`/v1/batches/${failedId}/cancel`, { method: 'POST' });
     expect(refused.status).toBe(409);
-    expect(((await refused.json()) as any).error).toMatchObject({ code: 'batch_not_cancellable', message: expect.stringContaining('failed') });
+    expect(await errorOf(refused)).toMatchObject({ code: 'batch_not_cancellable', message: expect.stringContaining('failed') });
 
     const id = await createBatch(h, chatLines(2));
     expect(await outcome(h, id)).toBe('completed');
 
     const res = await h.api(`/v1/batches/${id}/cancel`, { method: 'POST' });
     expect(res.status).toBe(409);
-    const body = (await res.json()) as any;
+    const body = await bodyOf<ErrorBody>(res);
     expect(Object.keys(body)).toEqual(['error']);
     expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
     expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'batch_not_cancellable', message: expect.stringContaining('completed') });
@@ -225,7 +213,7 @@ describe('cancelling a batch', () => {
     ] as const) {
       const missing = await h.api(path, { method: 'POST', key });
       expect(missing.status).toBe(404);
-      const error = ((await missing.json()) as any).error;
+      const error = await errorOf(missing);
       expect(error).toMatchObject({ type: 'invalid_request_error', code: 'not_found', message: expect.any(String) });
     }
   });
@@ -253,7 +241,7 @@ describe('a worker that goes away mid-batch', () => {
     const output = await fileLines(h, batch.output_file_id);
     expect(output.map((l) => l.custom_id)).toEqual(customIds(0, 15));
     expect(new Set(output.map((l) => l.id)).size).toBe(15);
-    for (const line of output) expect(line.response.body.choices[0].message.content).toContain(`hello ${line.custom_id.slice(4)}`);
+    for (const line of output) expect(line.response!.body.choices[0]!.message.content).toContain(`hello ${line.custom_id.slice(4)}`);
   });
 });
 
@@ -276,7 +264,7 @@ describe('continue-as-new', () => {
     expect(output.map((l) => l.custom_id)).toEqual(customIds(0, 60));
 
     // Walk the run chain backwards from the latest run.
-    const workflowId = `batch-${id}`;
+    const workflowId = batchWorkflowId(id);
     const latest = await small.env.client.workflow.getHandle(workflowId).describe();
     expect(latest.status.name).toBe('COMPLETED');
     const runs: { runId: string; events: any[] }[] = [];

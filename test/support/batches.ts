@@ -41,22 +41,22 @@ export function deliveryResult(h: Harness, batchId: string, event: string, seq =
   return h.env.client.workflow.getHandle(webhookDeliveryWorkflowId(batchId, event, seq)).result();
 }
 
-/** One line of a batch's output or error file, OpenAI's shape. */
-export interface ResultLine {
+/** One line of a batch's output or error file, OpenAI's shape; `Body` is the upstream's answer. */
+export interface ResultLine<Body = unknown> {
   id: string;
   custom_id: string;
-  response: { status_code: number; request_id: string | null; body: Record<string, unknown> } | null;
+  response: { status_code: number; request_id: string | null; body: Body } | null;
   error: { code: string; message: string } | null;
 }
 
 /** The file's JSONL content, one parsed line each; expects a 200. */
-export async function fileLines(h: Pick<Harness, 'api'>, fileId: string): Promise<ResultLine[]> {
+export async function fileLines<Body = unknown>(h: Pick<Harness, 'api'>, fileId: string): Promise<ResultLine<Body>[]> {
   const res = await h.api(`/v1/files/${fileId}/content`);
   expect(res.status).toBe(200);
   return (await res.text())
     .trim()
     .split('\n')
-    .map((line) => JSON.parse(line) as ResultLine);
+    .map((line) => JSON.parse(line) as ResultLine<Body>);
 }
 
 /** The dead-letter entry id of a delivery that must have been dead-lettered. */
