@@ -16,38 +16,26 @@ import { createUpstreamClient } from '../src/upstream/upstream-client.js';
 import { createWebhookDispatcher } from '../src/webhooks/url-guard.js';
 import { bundleWorkflows } from '../src/worker/bundle-workflows.js';
 import type { batchWorkflow } from '../src/workflows/batch-workflow.js';
+import { batchWorkflowId } from '../src/workflows/workflow-ids.js';
+import { getBatch as getBatchOf, type BatchObject } from './support/api-client.js';
+import { batchOutcome, createBatch as createBatchOf, fileLines as resultLinesOf, type ResultLine } from './support/batches.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
-async function createBatch(harness: Harness, lines: string) {
-  const inputFileId = await harness.upload(lines);
-  const res = await harness.api('/v1/batches', {
-    method: 'POST',
-    json: { input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h' },
-  });
-  const body = (await res.json()) as any;
-  expect(res.status, JSON.stringify(body)).toBe(200);
-  return body.id as string;
-}
+const createBatch = async (harness: Harness, lines: string) => (await createBatchOf(harness, lines)).id;
 
-async function getBatch(harness: Harness, id: string) {
-  const res = await harness.api(`/v1/batches/${id}`);
-  expect(res.status).toBe(200);
-  return (await res.json()) as any;
-}
+const getBatch = (harness: Harness, id: string) => getBatchOf(harness, id);
 
-async function fileLines(harness: Harness, fileId: string | null): Promise<any[]> {
-  if (fileId === null) return [];
-  const res = await harness.api(`/v1/files/${fileId}/content`);
-  expect(res.status).toBe(200);
-  return (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+/** A file's lines; none when the batch has no such file. */
+async function fileLines(harness: Harness, fileId: string | null): Promise<ResultLine[]> {
+  return fileId === null ? [] : resultLinesOf(harness, fileId);
 }
 
 /** The workflow's outcome, or a failure after `ms`: a batch that hangs must fail the test, not time it out. */
 function outcomeWithin(harness: Harness, id: string, ms: number): Promise<string> {
   return Promise.race([
-    harness.env.client.workflow.getHandle(`batch-${id}`).result() as Promise<string>,
+    batchOutcome(harness, id),
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`batch ${id} did not end within ${ms} ms`)), ms).unref()),
   ]);
 }
@@ -64,7 +52,7 @@ async function until<T>(check: () => Promise<T | undefined | false>, what: strin
 }
 
 /** Counts equal the files line for line, and every request is in exactly one of them. */
-async function expectCountsMatchFiles(harness: Harness, batch: any, total: number) {
+async function expectCountsMatchFiles(harness: Harness, batch: BatchObject, total: number) {
   const output = await fileLines(harness, batch.output_file_id);
   const errors = await fileLines(harness, batch.error_file_id);
   expect(batch.request_counts).toEqual({ total, completed: output.length, failed: errors.length });
@@ -130,7 +118,7 @@ describe('on the time-skipping server', () => {
         const later = await getBatch(h, id);
         expect(later).toEqual(atCancel);
         const { errors } = await expectCountsMatchFiles(h, later, 40);
-        for (const line of errors) expect(line.error.code).toBe('batch_cancelled');
+        for (const line of errors) expect(line.error!.code).toBe('batch_cancelled');
       });
     });
 
@@ -171,13 +159,13 @@ describe('on the time-skipping server', () => {
       expect(await outcomeWithin(h, id, 30_000)).toBe('failed');
       const batch = await getBatch(h, id);
       expect(batch.status).toBe('failed');
-      expect(batch.errors.data).toEqual([{ code: 'invalid_json_line', message: expect.stringContaining('NUL'), param: 'custom_id', line: 2 }]);
+      expect(batch.errors!.data).toEqual([{ code: 'invalid_json_line', message: expect.stringContaining('NUL'), param: 'custom_id', line: 2 }]);
     });
 
     it('a NUL in the body is a line error too', async () => {
       const id = await createBatch(h, [line('a'), line('b'), line('c', 'nul \u0000 here')].join('\n'));
       expect(await outcomeWithin(h, id, 30_000)).toBe('failed');
-      expect((await getBatch(h, id)).errors.data).toEqual([{ code: 'invalid_json_line', message: expect.stringContaining('NUL'), param: 'body', line: 3 }]);
+      expect((await getBatch(h, id)).errors!.data).toEqual([{ code: 'invalid_json_line', message: expect.stringContaining('NUL'), param: 'body', line: 3 }]);
     });
 
     it('a step Postgres refuses for its data fails the batch with an OpenAI-shaped error', async () => {
@@ -215,7 +203,7 @@ describe('on the time-skipping server', () => {
       const inputFileId = await h.upload(chatLines(3));
       const handle = await h.env.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
         taskQueue: h.config.temporal.taskQueue,
-        workflowId: `batch-${batchId}`,
+        workflowId: batchWorkflowId(batchId),
         args: [{ batchId }],
       });
       // The API commits only after the start: let the workflow look once and find nothing.
@@ -248,7 +236,7 @@ describe('on the time-skipping server', () => {
       const batchId = `batch_never${Math.random().toString(36).slice(2, 12)}`;
       const handle = await h.env.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
         taskQueue: h.config.temporal.taskQueue,
-        workflowId: `batch-${batchId}`,
+        workflowId: batchWorkflowId(batchId),
         args: [{ batchId }],
       });
       expect(await handle.result()).toBe('abandoned');

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyOf, getDeadLetter, listBatches, type BatchObject, type ErrorBody } from './support/api-client.js';
+import { batchOutcome, deadLetterIdOf, deliveryResult } from './support/batches.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
 
@@ -22,7 +24,8 @@ async function create(webhookUrl: string, legacy = false) {
       ...(legacy ? { metadata: { webhook_url: webhookUrl } } : { webhook: { url: webhookUrl } }),
     },
   });
-  return { status: res.status, body: (await res.json()) as any };
+  // A batch when accepted, an error when refused.
+  return { status: res.status, body: await bodyOf<Partial<BatchObject> & Partial<ErrorBody>>(res) };
 }
 
 describe('hostile webhook URLs', () => {
@@ -36,17 +39,17 @@ describe('hostile webhook URLs', () => {
     'http://2130706433/hook',
     'http://0.0.0.0/hook',
   ])('refuses %s at creation with a 400 and creates nothing', async (url) => {
-    const before = ((await (await h.api('/v1/batches')).json()) as any).data.length;
+    const before = (await listBatches(h)).data.length;
     const { status, body } = await create(url);
     expect(status).toBe(400);
     expect(body.error).toMatchObject({ param: 'webhook.url', code: 'invalid_webhook_url', type: 'invalid_request_error' });
-    expect(((await (await h.api('/v1/batches')).json()) as any).data.length).toBe(before);
+    expect((await listBatches(h)).data.length).toBe(before);
   });
 
   it('refuses a private legacy metadata.webhook_url too', async () => {
     const { status, body } = await create('http://192.168.1.10/hook', true);
     expect(status).toBe(400);
-    expect(body.error.param).toBe('metadata.webhook_url');
+    expect(body.error!.param).toBe('metadata.webhook_url');
   });
 
   it('checks again at delivery time: a target that turned private is refused, not contacted, and dead-lettered', async () => {
@@ -56,11 +59,11 @@ describe('hostile webhook URLs', () => {
     expect(status).toBe(200);
     // By delivery time the target points at loopback.
     await h.pool.query('UPDATE batches SET webhook_url = $2 WHERE id = $1', [body.id, receiver.url]);
-    await h.env.client.workflow.getHandle(`batch-${body.id}`).result();
-    const result = (await h.env.client.workflow.getHandle(`batch-${body.id}/webhook/completed-1`).result()) as any;
+    await batchOutcome(h, body.id!);
+    const result = await deliveryResult(h, body.id!, 'completed');
     expect(result).toMatchObject({ status: 'dead_lettered', attempts: 1 });
     expect(receiver.received).toHaveLength(0);
-    const entry = (await (await h.api(`/v1/webhooks/dead-letter/${result.deadLetterId}`)).json()) as any;
+    const entry = await getDeadLetter(h, deadLetterIdOf(result));
     expect(entry.error_message).toMatch(/127\.0\.0\.1/);
     await receiver.close();
   });
