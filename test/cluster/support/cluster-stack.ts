@@ -69,10 +69,15 @@ export class ClusterStack {
     const apiPorts: number[] = [];
     for (let i = 0; i < API_PROCESSES; i++) apiPorts.push(await findFreePort());
     const stack = new ClusterStack(dir, logDir, cluster, cluster.postgres, upstream, receiver, pool, apiPorts, path.join(dir, 'workflow-bundle.js'), owners);
-    await stack.buildBundle();
-    // Each API and worker migrates at start-up; the migrations take an advisory lock, so starting them together is safe.
-    await Promise.all(apiPorts.map((_, i) => stack.startApi(i)));
-    await Promise.all(Array.from({ length: WORKER_PROCESSES }, () => stack.startWorker()));
+    try {
+      await stack.buildBundle();
+      // Each API and worker migrates at start-up; the migrations take an advisory lock, so starting them together is safe.
+      await Promise.all(apiPorts.map((_, i) => stack.startApi(i)));
+      await Promise.all(Array.from({ length: WORKER_PROCESSES }, () => stack.startWorker()));
+    } catch (err) {
+      await stack.close();
+      throw err;
+    }
     return stack;
   }
 
@@ -138,7 +143,8 @@ export class ClusterStack {
     }, path.join(this.logDir, `${name}.log`));
     this.workers.push({ name, process: worker });
     this.children.push(worker);
-    await worker.waitForLine((l) => l.includes('"worker started"'), START_TIMEOUT_MS, 'polling');
+    // The message has changed wording while src/worker is being reworked; both mean "polling".
+    await worker.waitForLine((l) => /"msg":"worker (started|ready)/.test(l), START_TIMEOUT_MS, 'polling');
   }
 
   liveWorkers(): Member[] {
