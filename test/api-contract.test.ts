@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyOf, type BatchObject, type FileObject, type ListOf } from './support/api-client.js';
+import { batchOutcome, deliveryResult } from './support/batches.js';
 import { ALICE_KEY, BOB_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
 
@@ -26,18 +28,17 @@ async function expectError(res: Response, status: number, expected: { param?: st
   return body.error as { message: string; type: string; param: string | null; code: string | null };
 }
 
-const json = async (res: Response) => (await res.json()) as any;
 
 async function listBatchIds(key?: string) {
   const res = await h.api('/v1/batches?limit=100', { key });
   expect(res.status).toBe(200);
-  return (await json(res)).data.map((b: any) => b.id) as string[];
+  return (await bodyOf<ListOf<BatchObject>>(res)).data.map((b) => b.id);
 }
 
 async function listFileIds(key?: string) {
   const res = await h.api('/v1/files', { key });
   expect(res.status).toBe(200);
-  return (await json(res)).data.map((f: any) => f.id) as string[];
+  return (await bodyOf<ListOf<FileObject>>(res)).data.map((f) => f.id);
 }
 
 function uploadForm(fields: { purpose?: string; content?: string | Uint8Array; filename?: string; fileField?: string; fileFirst?: boolean }) {
@@ -98,9 +99,9 @@ describe('creating a batch with invalid input', () => {
   });
 
   it('refuses bad metadata and an input file that is not a batch input', async () => {
-    const done = (await json(await create(valid()))).id as string;
-    await h.env.client.workflow.getHandle(`batch-${done}`).result();
-    const outputFileId = (await json(await h.api(`/v1/batches/${done}`))).output_file_id as string;
+    const done = (await bodyOf<BatchObject>(await create(valid()))).id;
+    await batchOutcome(h, done);
+    const outputFileId = (await bodyOf<BatchObject>(await h.api(`/v1/batches/${done}`))).output_file_id!;
     const before = await listBatchIds();
     const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
     await expectError(await create({ ...valid(), metadata: tooMany }), 400, { param: 'metadata' });
@@ -145,7 +146,7 @@ describe('creating a batch with invalid input', () => {
     ]) {
       const res = await create({ ...valid(), webhook });
       expect(res.status, await res.clone().text()).toBe(200);
-      await h.env.client.workflow.getHandle(`batch-${(await json(res)).id}`).result();
+      await batchOutcome(h, (await bodyOf<BatchObject>(res)).id);
     }
     await receiver.close();
   });
@@ -162,7 +163,7 @@ describe('webhook URLs into private networks', () => {
 
   it('refuses cloud metadata, loopback and private addresses when private networks are not allowed', async () => {
     const fileId = await strict.upload(chatLines(1));
-    const list = async () => ((await (await strict.api('/v1/batches')).json()) as any).data;
+    const list = async () => (await bodyOf<ListOf<BatchObject>>(await strict.api('/v1/batches'))).data;
     const before = await list();
     for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://127.0.0.1:8080/hook', 'http://10.0.0.1/hook', 'http://[::1]/hook', 'http://2130706433/hook']) {
       for (const body of [{ webhook: { url } }, { metadata: { webhook_url: url } }]) {
@@ -183,7 +184,7 @@ describe('the Files API', () => {
     const content = Buffer.from(`${chatLines(2)}\r\n{"custom_id":"ünïcødé ✓ 🚀"}`, 'utf8');
     const res = await postFile(uploadForm({ purpose: 'batch', content, filename: 'in.jsonl' }));
     expect(res.status).toBe(200);
-    const file = await json(res);
+    const file = await bodyOf<FileObject>(res);
     expect(file).toEqual({
       id: expect.stringMatching(/^file-/),
       object: 'file',
@@ -196,13 +197,13 @@ describe('the Files API', () => {
       status_details: null,
     });
 
-    expect(await json(await h.api(`/v1/files/${file.id}`))).toEqual(file);
+    expect(await bodyOf<FileObject>(await h.api(`/v1/files/${file.id}`))).toEqual(file);
 
-    const list = await json(await h.api('/v1/files'));
+    const list = await bodyOf<ListOf<FileObject>>(await h.api('/v1/files'));
     expect(list).toMatchObject({ object: 'list', has_more: false, first_id: expect.any(String), last_id: expect.any(String) });
     expect(list.data).toContainEqual(file);
-    expect(list.first_id).toBe(list.data[0].id);
-    expect(list.last_id).toBe(list.data[list.data.length - 1].id);
+    expect(list.first_id).toBe(list.data[0]!.id);
+    expect(list.last_id).toBe(list.data[list.data.length - 1]!.id);
 
     const download = await h.api(`/v1/files/${file.id}/content`);
     expect(download.status).toBe(200);
@@ -211,7 +212,7 @@ describe('the Files API', () => {
 
     const deleted = await h.api(`/v1/files/${file.id}`, { method: 'DELETE' });
     expect(deleted.status).toBe(200);
-    expect(await json(deleted)).toEqual({ id: file.id, object: 'file', deleted: true });
+    expect(await deleted.json()).toEqual({ id: file.id, object: 'file', deleted: true });
     await expectError(await h.api(`/v1/files/${file.id}`), 404, { code: 'not_found' });
     await expectError(await h.api(`/v1/files/${file.id}/content`), 404, { code: 'not_found' });
     await expectError(await h.api(`/v1/files/${file.id}`, { method: 'DELETE' }), 404, { code: 'not_found' });
@@ -221,7 +222,7 @@ describe('the Files API', () => {
   it('stores a file larger than one storage chunk unchanged, whichever field comes first', async () => {
     // ~2.6 MB of 3-byte characters: chunk boundaries (1 MiB) fall inside characters.
     const content = Buffer.from('€'.repeat(900_000), 'utf8');
-    const file = await json(await postFile(uploadForm({ purpose: 'batch', content, filename: 'big.jsonl', fileFirst: true })));
+    const file = await bodyOf<FileObject>(await postFile(uploadForm({ purpose: 'batch', content, filename: 'big.jsonl', fileFirst: true })));
     expect(file).toMatchObject({ bytes: content.length, purpose: 'batch', filename: 'big.jsonl' });
     const download = await h.api(`/v1/files/${file.id}/content`);
     expect(Buffer.from(await download.arrayBuffer()).equals(content)).toBe(true);
@@ -229,9 +230,9 @@ describe('the Files API', () => {
 
   it('keeps a file name in any script and offers it for download as a valid header', async () => {
     const filename = 'données “Q3” (✓).jsonl';
-    const file = await json(await postFile(uploadForm({ purpose: 'batch', content: chatLines(1), filename })));
+    const file = await bodyOf<FileObject>(await postFile(uploadForm({ purpose: 'batch', content: chatLines(1), filename })));
     expect(file.filename).toBe(filename);
-    expect((await json(await h.api(`/v1/files/${file.id}`))).filename).toBe(filename);
+    expect((await bodyOf<FileObject>(await h.api(`/v1/files/${file.id}`))).filename).toBe(filename);
     const download = await h.api(`/v1/files/${file.id}/content`);
     expect(download.status).toBe(200);
     const disposition = download.headers.get('content-disposition')!;
@@ -321,8 +322,8 @@ describe('webhook secrets', () => {
     const replayed = await send();
     expect(replayed.headers.get('idempotent-replayed')).toBe('true');
     const texts = [createdText, await replayed.text()];
-    await h.env.client.workflow.getHandle(`batch-${created.id}`).result();
-    await h.env.client.workflow.getHandle(`batch-${created.id}/webhook/completed-1`).result();
+    await batchOutcome(h, created.id);
+    await deliveryResult(h, created.id, 'completed');
     for (const path of [`/v1/batches/${created.id}`, '/v1/batches', `/v1/batches/${created.id}/webhook_deliveries`]) {
       const res = await h.api(path);
       expect(res.status).toBe(200);

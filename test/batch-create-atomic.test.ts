@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/api/app.js';
 import { createLogger } from '../src/shared/logger.js';
+import { bodyOf, type BatchObject, type ListOf } from './support/api-client.js';
+import { batchOutcome } from './support/batches.js';
 import { ALICE_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 
 let h: Harness;
@@ -51,7 +53,7 @@ describe('creating a batch is all or nothing', () => {
 
     // The user never sees the batch.
     expect((await h.api(`/v1/batches/${batchId}`)).status).toBe(404);
-    const listed = (await (await h.api('/v1/batches?limit=100')).json()) as { data: { id: string }[] };
+    const listed = await bodyOf<ListOf<BatchObject>>(await h.api('/v1/batches?limit=100'));
     expect(listed.data.map((b) => b.id)).not.toContain(batchId);
 
     // The workflow waits for a row that never commits, then gives up without writing anything.
@@ -65,9 +67,9 @@ describe('creating a batch is all or nothing', () => {
     const retry = await h.api('/v1/batches', { method: 'POST', json: createBody(fileId), headers: { 'idempotency-key': 'crash-once' } });
     expect(retry.status).toBe(200);
     expect(retry.headers.get('idempotent-replayed')).not.toBe('true');
-    const batch = (await retry.json()) as { id: string };
+    const batch = await bodyOf<BatchObject>(retry);
     expect(batch.id).not.toBe(batchId);
-    expect(await h.env.client.workflow.getHandle(`batch-${batch.id}`).result()).toBe('completed');
+    expect(await batchOutcome(h, batch.id)).toBe('completed');
   });
 
   it('concurrent creates with one Idempotency-Key make one batch and one workflow', async () => {
@@ -75,9 +77,9 @@ describe('creating a batch is all or nothing', () => {
     const responses = await Promise.all(
       Array.from({ length: 5 }, () => h.api('/v1/batches', { method: 'POST', json: createBody(fileId), headers: { 'idempotency-key': 'same-key' } })),
     );
-    const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, body: (await r.json()) as { id: string } })));
+    const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, body: await bodyOf<BatchObject>(r) })));
     expect(bodies.map((b) => b.status)).toEqual([200, 200, 200, 200, 200]);
     expect(new Set(bodies.map((b) => b.body.id)).size).toBe(1);
-    expect(await h.env.client.workflow.getHandle(`batch-${bodies[0]!.body.id}`).result()).toBe('completed');
+    expect(await batchOutcome(h, bodies[0]!.body.id)).toBe('completed');
   });
 });

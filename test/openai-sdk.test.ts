@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchOutcome } from './support/batches.js';
 import { ALICE_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 
 let h: Harness;
@@ -23,7 +24,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const finished = (batchId: string) => h.env.client.workflow.getHandle(`batch-${batchId}`).result();
+const finished = (batchId: string) => batchOutcome(h, batchId);
 
 async function uploadInput(lines: string, filename = 'in.jsonl') {
   return client.files.create({ file: await toFile(Buffer.from(lines), filename), purpose: 'batch' });

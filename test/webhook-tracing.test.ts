@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
+import { batchWorkflowId, webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
+import { batchOutcome, createBatch, deliveryResult } from './support/batches.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
 
@@ -17,14 +19,9 @@ afterAll(async () => {
 });
 
 async function startBatch(lines: string, webhook: Record<string, unknown>) {
-  const fileId = await h.upload(lines);
-  const res = await h.api('/v1/batches', {
-    method: 'POST',
-    json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', webhook },
-  });
-  const batch = (await res.json()) as any;
-  await h.env.client.workflow.getHandle(`batch-${batch.id}`).result();
-  return batch.id as string;
+  const batch = await createBatch(h, lines, { webhook });
+  await batchOutcome(h, batch.id);
+  return batch.id;
 }
 
 async function listIds(query: string) {
@@ -39,22 +36,24 @@ describe('tracing deliveries in the Web UI', () => {
     // Slow chunks (1.2 s each, one at a time) so that progress events fall due.
     const lines = chatLines(15, () => ({ echo_delay_ms: 1200 }));
     const batchId = await startBatch(lines, { url: receiver.url, events: ['progress', 'completed'] });
-    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result();
-    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/progress-1`).result();
+    const completedId = webhookDeliveryWorkflowId(batchId, 'completed', 1);
+    const progressId = webhookDeliveryWorkflowId(batchId, 'progress', 1);
+    await deliveryResult(h, batchId, 'completed');
+    await deliveryResult(h, batchId, 'progress');
 
     let all: string[] = [];
     // Visibility is eventually consistent: poll briefly until the index has caught up.
-    for (let i = 0; i < 50 && !all.includes(`batch-${batchId}/webhook/completed-1`); i++) {
+    for (let i = 0; i < 50 && !all.includes(completedId); i++) {
       all = await listIds(`BatchId = "${batchId}"`);
-      if (!all.includes(`batch-${batchId}/webhook/completed-1`)) await new Promise((r) => setTimeout(r, 200));
+      if (!all.includes(completedId)) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(all).toContain(`batch-${batchId}`);
-    expect(all).toContain(`batch-${batchId}/webhook/completed-1`);
-    expect(all).toContain(`batch-${batchId}/webhook/progress-1`);
+    expect(all).toContain(batchWorkflowId(batchId));
+    expect(all).toContain(completedId);
+    expect(all).toContain(progressId);
     const completedOnly = await listIds(`BatchId = "${batchId}" AND WebhookEventType = "completed"`);
-    expect(completedOnly).toEqual([`batch-${batchId}/webhook/completed-1`]);
+    expect(completedOnly).toEqual([completedId]);
 
-    const description = await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).describe();
+    const description = await h.env.client.workflow.getHandle(completedId).describe();
     expect(description.memo).toMatchObject({ webhookUrl: receiver.url });
 
     const types = receiver.received.map((r) => JSON.parse(r.body).type);
@@ -69,7 +68,7 @@ describe('tracing deliveries in the Web UI', () => {
   it('sends no progress events unless asked for', async () => {
     const receiver = await startWebhookReceiver();
     const batchId = await startBatch(chatLines(10, () => ({ echo_delay_ms: 1200 })), { url: receiver.url });
-    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result();
+    await deliveryResult(h, batchId, 'completed');
     expect(receiver.received.map((r) => JSON.parse(r.body).type)).toEqual(['batch.completed']);
     await receiver.close();
   });
@@ -78,7 +77,7 @@ describe('tracing deliveries in the Web UI', () => {
     // Real time on the dev server: the default first backoff here is 1 s; Retry-After asks for 3 s.
     const receiver = await startWebhookReceiver((n) => (n === 1 ? { status: 429, headers: { 'retry-after': '3' } } : { status: 200 }));
     const batchId = await startBatch(chatLines(1), { url: receiver.url, max_retries: 2 });
-    expect(await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result()).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(await deliveryResult(h, batchId, 'completed')).toMatchObject({ status: 'delivered', attempts: 2 });
     const [first, second] = receiver.received;
     expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(2_900);
     await receiver.close();
@@ -87,11 +86,11 @@ describe('tracing deliveries in the Web UI', () => {
   it('signs with the global WEBHOOK_SECRET when the webhook has none, and keeps it out of history', async () => {
     const receiver = await startWebhookReceiver();
     const batchId = await startBatch(chatLines(1), { url: receiver.url });
-    await h.env.client.workflow.getHandle(`batch-${batchId}/webhook/completed-1`).result();
+    await deliveryResult(h, batchId, 'completed');
     const hit = receiver.received[0]!;
     expect(hit.headers['x-webhook-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(() => verifyWebhookSignature({ payload: hit.body, headers: hit.headers as Record<string, string>, secret: GLOBAL_SECRET })).not.toThrow();
-    for (const id of [`batch-${batchId}`, `batch-${batchId}/webhook/completed-1`]) {
+    for (const id of [batchWorkflowId(batchId), webhookDeliveryWorkflowId(batchId, 'completed', 1)]) {
       expect(JSON.stringify(await h.env.client.workflow.getHandle(id).fetchHistory())).not.toContain(GLOBAL_SECRET);
     }
     await receiver.close();

@@ -6,6 +6,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { getBatch } from './support/api-client.js';
+import { batchOutcome, createBatch } from './support/batches.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -52,14 +54,9 @@ describe('the worker process', () => {
     await first.started;
     // No global secret configured: the worker says so at start-up.
     expect(first.output()).toContain('WEBHOOK_SECRET is not set');
-    const fileId = await h.upload(chatLines(20, () => ({ echo_delay_ms: 1500 })));
-    const res = await h.api('/v1/batches', {
-      method: 'POST',
-      json: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' },
-    });
-    const batch = (await res.json()) as any;
+    const batch = await createBatch(h, chatLines(20, () => ({ echo_delay_ms: 1500 })));
     // Wait until requests are in flight on the first worker.
-    while (((await (await h.api(`/v1/batches/${batch.id}`)).json()) as any).status !== 'in_progress') {
+    while ((await getBatch(h, batch.id)).status !== 'in_progress') {
       await new Promise((r) => setTimeout(r, 100));
     }
     first.child.kill('SIGTERM');
@@ -73,8 +70,8 @@ describe('the worker process', () => {
     expect(build.status, build.stderr).toBe(0);
     const second = startWorkerProcess({ WORKFLOW_BUNDLE_PATH: bundlePath });
     await second.started;
-    expect(await h.env.client.workflow.getHandle(`batch-${batch.id}`).result()).toBe('completed');
-    const done = (await (await h.api(`/v1/batches/${batch.id}`)).json()) as any;
+    expect(await batchOutcome(h, batch.id)).toBe('completed');
+    const done = await getBatch(h, batch.id);
     expect(done.request_counts).toEqual({ total: 20, completed: 20, failed: 0 });
     const lines = (await (await h.api(`/v1/files/${done.output_file_id}/content`)).text()).trim().split('\n');
     expect(new Set(lines.map((l) => JSON.parse(l).custom_id)).size).toBe(20);
