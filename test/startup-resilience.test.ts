@@ -2,6 +2,7 @@ import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startNodeProcess, type NodeProcess } from '../bench/support/node-process.js';
@@ -129,7 +130,7 @@ describe('start-up with a dependency that is not up yet', () => {
     const waiting = await worker.waitForLine((l) => l.includes(`namespace '${namespace}'`) && l.includes('not yet'), 60_000, 'a wait line for the namespace');
     expect(waiting).toMatch(/does not exist; create it with: temporal operator namespace create/);
 
-    await env.client.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: 86_400 } });
+    await env.client.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
     await worker.waitForLine((l) => l.includes('"msg":"worker started"'), 90_000, 'the worker to be ready');
     expect(worker.hasExited()).toBe(false);
 

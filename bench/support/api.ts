@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { startApiServer } from '../../src/api/api-server.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig, requireApiConfig } from '../../src/config.js';
 import type { Pool } from '../../src/db/pool.js';
 import type { Cleanup } from './cleanup.js';
 
@@ -38,7 +38,7 @@ export async function startBenchApi(
     LOG_LEVEL: 'warn',
   });
   const log = pino({ name: 'api', level: config.logLevel }, pino.destination(2));
-  const server = await startApiServer(config, pool, log);
+  const server = await startApiServer(requireApiConfig(config), pool, log);
   cleanup.add('api server', () => server.stop());
   const base = `http://127.0.0.1:${server.port}/v1`;
   const auth = { authorization: `Bearer ${API_KEY}` };
