@@ -41,6 +41,22 @@ export class ActivityLog {
   }
 }
 
+/** Every activity the worker registers; the type check fails here when one is added or removed. */
+const ACTIVITY_NAMES = {
+  loadBatchPlan: true,
+  validateBatchInput: true,
+  processRequestRange: true,
+  finalizeBatch: true,
+  failBatch: true,
+  recordWebhookEvent: true,
+  prepareWebhookAttempt: true,
+  sendWebhook: true,
+  recordWebhookAttemptOutcome: true,
+  deliverWebhook: true,
+  recordDeadLetter: true,
+  recordDeadLetterRetrySuccess: true,
+} satisfies Record<ActivityName, true>;
+
 /**
  * Activities for a workflow under test: the given stubs, each call logged; any
  * other activity fails the workflow at once (non-retryable), so an unexpected
@@ -56,22 +72,8 @@ export function stubActivities(stubs: Partial<Activities>): { activities: Activi
   const unexpected = (name: string) => async () => {
     throw ApplicationFailure.create({ type: 'UnexpectedActivity', message: `unexpected call of ${name}`, nonRetryable: true });
   };
-  const names: ActivityName[] = [
-    'loadBatchPlan',
-    'validateBatchInput',
-    'processRequestRange',
-    'finalizeBatch',
-    'failBatch',
-    'recordWebhookEvent',
-    'prepareWebhookAttempt',
-    'sendWebhook',
-    'recordWebhookAttemptOutcome',
-    'deliverWebhook',
-    'recordDeadLetter',
-    'recordDeadLetterRetrySuccess',
-  ];
   const activities = Object.fromEntries(
-    names.map((name) => [name, record(name, (stubs[name] ?? unexpected(name)) as (input: never) => unknown)]),
+    (Object.keys(ACTIVITY_NAMES) as ActivityName[]).map((name) => [name, record(name, (stubs[name] ?? unexpected(name)) as (input: never) => unknown)]),
   ) as unknown as Activities;
   return { activities, log };
 }
