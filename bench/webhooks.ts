@@ -40,6 +40,7 @@ import { machine, nowMs, publishReport, round, runInLanes } from './support/meas
 import { startBenchReceiver } from './support/receiver.js';
 import { SEEDED_EVENT, seedWebhookEvents, type SeededEvent } from './support/seed-events.js';
 import { startWorkerProcess } from './support/worker-process.js';
+import { webhookRetrySettings } from '../src/webhooks/retry-settings.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,11 +60,7 @@ const FAILURE_RATE = Number(args['failure-rate']);
 const MAX_ATTEMPTS = Number(args['max-attempts']);
 // The service's own settings, with a short first retry so the flaky scenario takes seconds.
 const CONFIG = parseConfig({ WEBHOOK_RETRY_INITIAL_SECONDS: args['retry-initial'], WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' });
-const RETRY = {
-  initialSeconds: CONFIG.webhook.retryInitialSeconds,
-  backoff: CONFIG.webhook.retryBackoff,
-  maxIntervalSeconds: CONFIG.webhook.retryMaxIntervalSeconds,
-};
+const RETRY = webhookRetrySettings(CONFIG.webhook);
 const TIMEOUT_SECONDS = CONFIG.webhook.defaultTimeoutSeconds;
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const PER_EVENT_TIMEOUT_MS = 120_000;

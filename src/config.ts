@@ -25,6 +25,36 @@ const apiKeys = z.string().transform((raw, ctx) => {
   return entries;
 });
 
+/** `5m`, `1h55m`, `2d`, `90s` or plain seconds: a duration in seconds. */
+export function parseDurationSeconds(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
+  const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
+  if (!m || t === '') return undefined;
+  const [, d = '0', h = '0', min = '0', sec = '0'] = m;
+  return Number(d) * 86_400 + Number(h) * 3600 + Number(min) * 60 + Number(sec);
+}
+
+/**
+ * The default webhook retry schedule: the waits before attempts 2 to 10. With
+ * the default 3 attempts a receiver gets them at about 0, 5 min and 2 h; with
+ * 10 the last lands about 3 days after the event (Svix, Stripe and OpenAI retry
+ * for one to three days).
+ */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5m,1h55m,3h,5h,6h,8h,12h,16h,20h';
+
+/** `WEBHOOK_RETRY_SCHEDULE`: comma-separated waits before each retry, 1 s to 7 days each. */
+const retrySchedule = z.string().transform((raw, ctx) => {
+  const waits = raw.split(',').map(parseDurationSeconds);
+  if (waits.length === 0 || waits.some((w) => w === undefined || w < 1 || w > 7 * 86_400)) {
+    ctx.addIssue({ code: 'custom', message: 'expected comma-separated durations such as 5m,1h55m,3h (each 1s to 7d)' });
+    return z.NEVER;
+  }
+  return waits as number[];
+});
+
+const DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS = DEFAULT_WEBHOOK_RETRY_SCHEDULE.split(',').map((w) => parseDurationSeconds(w)!);
+
 const httpUrl = z
   .string()
   .url()
@@ -75,9 +105,11 @@ const EnvSchema = z.object({
   WEBHOOK_SECRET: z.string().min(1).max(256).optional(),
   WEBHOOK_DEFAULT_MAX_RETRIES: int(1, 10).default(3),
   WEBHOOK_DEFAULT_TIMEOUT: int(5, 300).default(30),
-  WEBHOOK_RETRY_INITIAL_SECONDS: z.coerce.number().min(0.01).max(3600).default(10),
-  WEBHOOK_RETRY_BACKOFF: z.coerce.number().min(1).max(10).default(2),
-  WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: z.coerce.number().min(0.01).max(86_400).default(3600),
+  WEBHOOK_RETRY_SCHEDULE: retrySchedule.optional(),
+  // Exponential backoff instead of the schedule: used when one of these is set and WEBHOOK_RETRY_SCHEDULE is not.
+  WEBHOOK_RETRY_INITIAL_SECONDS: z.coerce.number().min(0.01).max(3600).optional(),
+  WEBHOOK_RETRY_BACKOFF: z.coerce.number().min(1).max(10).optional(),
+  WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: z.coerce.number().min(0.01).max(86_400).optional(),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default(false),
   WEBHOOK_BULK_RETRY_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(10),
 });
@@ -135,9 +167,13 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     secret: e.WEBHOOK_SECRET,
     defaultMaxRetries: e.WEBHOOK_DEFAULT_MAX_RETRIES,
     defaultTimeoutSeconds: e.WEBHOOK_DEFAULT_TIMEOUT,
-    retryInitialSeconds: e.WEBHOOK_RETRY_INITIAL_SECONDS,
-    retryBackoff: e.WEBHOOK_RETRY_BACKOFF,
-    retryMaxIntervalSeconds: e.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS,
+    /** Waits before attempts 2, 3, …; null when exponential backoff was asked for instead. */
+    retryScheduleSeconds:
+      e.WEBHOOK_RETRY_SCHEDULE ??
+      (e.WEBHOOK_RETRY_INITIAL_SECONDS ?? e.WEBHOOK_RETRY_BACKOFF ?? e.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS ? null : DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS),
+    retryInitialSeconds: e.WEBHOOK_RETRY_INITIAL_SECONDS ?? 10,
+    retryBackoff: e.WEBHOOK_RETRY_BACKOFF ?? 2,
+    retryMaxIntervalSeconds: e.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS ?? 3600,
     allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
     bulkRetryPerSecond: e.WEBHOOK_BULK_RETRY_PER_SECOND,
   },

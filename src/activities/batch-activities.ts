@@ -7,6 +7,7 @@ import type { ActivityDeps } from './activity-deps.js';
 import { finalizeBatchFiles } from './finalize-batch.js';
 import { processRequestRange } from './process-request-range.js';
 import { validateBatchInput } from './validate-batch-input.js';
+import { webhookRetrySettings } from '../webhooks/retry-settings.js';
 
 /** Turns a failure that would repeat on every attempt into a non-retryable one; leaves the rest to retry. */
 export function classifyActivityFailure(err: unknown): unknown {
@@ -64,11 +65,7 @@ export function createBatchActivities(deps: ActivityDeps) {
                   maxAttempts: batch.webhook_max_retries ?? config.webhook.defaultMaxRetries,
                   timeoutSeconds: batch.webhook_timeout ?? config.webhook.defaultTimeoutSeconds,
                 },
-          webhookRetry: {
-            initialSeconds: config.webhook.retryInitialSeconds,
-            backoff: config.webhook.retryBackoff,
-            maxIntervalSeconds: config.webhook.retryMaxIntervalSeconds,
-          },
+          webhookRetry: webhookRetrySettings(config.webhook),
         };
       }),
 

@@ -99,6 +99,8 @@ async function post(
     const statusCode = res.statusCode;
     const responseBody = await readBodyPrefix(res.body, RESPONSE_BODY_KEEP_BYTES).catch(() => null);
     if (statusCode >= 200 && statusCode < 300) return { kind: 'delivered', statusCode, responseBody };
+    // Standard Webhooks: 410 means the endpoint is gone for good; retrying cannot help.
+    if (statusCode === 410) return { kind: 'gone', error: 'HTTP 410 Gone: the receiver asked for no more deliveries', statusCode, responseBody };
     let retryAfterSeconds: number | undefined;
     if (statusCode === 429 || statusCode === 503) {
       const header = res.headers['retry-after'];

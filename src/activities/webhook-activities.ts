@@ -76,7 +76,9 @@ export function createWebhookActivities(deps: ActivityDeps) {
       const outcome = await sendWebhook(deps, { eventId, deliveryId, attempt, timeoutSeconds });
       await finishDeliveryAttempt(pool, attemptRecord(deliveryId, attempt, outcome));
       if (outcome.kind === 'delivered') return { attempt, statusCode: outcome.statusCode };
-      if (outcome.kind === 'forbidden') throw ApplicationFailure.create({ type: 'WebhookTargetForbidden', message: outcome.error, nonRetryable: true });
+      if (outcome.kind === 'forbidden' || outcome.kind === 'gone') {
+        throw ApplicationFailure.create({ type: 'WebhookTargetForbidden', message: outcome.error, nonRetryable: true });
+      }
       const delay = outcome.retryAfterSeconds === undefined ? undefined : `${Math.min(Math.max(outcome.retryAfterSeconds, 1), deps.config.webhook.retryMaxIntervalSeconds)}s`;
       throw ApplicationFailure.create({ type: 'WebhookDeliveryFailed', message: `attempt ${attempt} failed: ${outcome.error}`, nextRetryDelay: delay });
     },

@@ -19,6 +19,7 @@ import type { WebhookDeliveryInput } from '../workflows/contracts.js';
 import { webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
 import type { ServiceDeps } from './service-deps.js';
 import { unixSeconds } from '../shared/unix-time.js';
+import { webhookRetrySettings } from '../webhooks/retry-settings.js';
 
 /** At most this many entries per bulk retry call; the response says when more match. */
 export const BULK_RETRY_MAX_ENTRIES = 500;
@@ -75,11 +76,7 @@ async function retryDelivery(deps: ServiceDeps, row: DeadLetterRow) {
     event: row.event_type,
     maxAttempts: batch?.webhook_max_retries ?? webhook.defaultMaxRetries,
     timeoutSeconds: batch?.webhook_timeout ?? webhook.defaultTimeoutSeconds,
-    retry: {
-      initialSeconds: webhook.retryInitialSeconds,
-      backoff: webhook.retryBackoff,
-      maxIntervalSeconds: webhook.retryMaxIntervalSeconds,
-    },
+    retry: webhookRetrySettings(webhook),
     deadLetterId: row.id,
   };
   return { workflowId: row.last_delivery_id!, webhookUrl: batch?.webhook_url ?? row.webhook_url, input };

@@ -96,8 +96,15 @@ export const BATCH_DATA_ERROR = 'BatchDataError';
 
 // ── Webhook delivery workflow ───────────────────────────────────────────────
 
-/** Global backoff settings; attempts and timeout come from the job. */
+/** Global spacing of attempts; how many attempts and their timeout come from the job. */
 export interface WebhookRetrySettings {
+  /**
+   * Waits before attempts 2, 3, … (the last repeats), each spread by ±`jitter`.
+   * Absent in deliveries started before schedules existed: they use the backoff below.
+   */
+  scheduleSeconds?: number[];
+  /** Fraction of each scheduled wait to spread it by, e.g. 0.2 for ±20 %. */
+  jitter?: number;
   initialSeconds: number;
   backoff: number;
   maxIntervalSeconds: number;
@@ -124,7 +131,8 @@ export type WebhookDeliveryResult =
 /**
  * What one HTTP attempt came to, as a value: the receiver took it
  * (`delivered`), it failed and may be retried (`failed`, with the receiver's
- * Retry-After in seconds), or the URL is refused for good (`forbidden`).
+ * Retry-After in seconds), the receiver answered 410 Gone and wants no more
+ * (`gone`), or the URL is refused for good (`forbidden`).
  */
 export type WebhookSendOutcome = {
   statusCode: number | null;
@@ -137,6 +145,7 @@ export type WebhookSendOutcome = {
   | { kind: 'delivered'; statusCode: number }
   | { kind: 'failed'; error: string; retryAfterSeconds?: number }
   | { kind: 'forbidden'; error: string }
+  | { kind: 'gone'; error: string }
 );
 
 /** An attempt's outcome as recorded: `interrupted` when its worker stopped mid-request. */

@@ -20,11 +20,22 @@ const NOT_SENT_MAX_PAUSE_SECONDS = 60;
 // Bookkeeping is retried for as long as Postgres is away: an outage pauses delivery and costs no attempt.
 const bookkeeping = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
 
-/** Seconds to wait after failed attempt `attempt`: the receiver's Retry-After, else exponential backoff. */
-export function retryDelaySeconds(outcome: WebhookAttemptOutcome, attempt: number, retry: WebhookRetrySettings): number {
-  if (outcome.kind === 'failed' && outcome.retryAfterSeconds !== undefined) {
-    return Math.min(Math.max(outcome.retryAfterSeconds, 1), retry.maxIntervalSeconds);
+/**
+ * Seconds to wait after failed attempt `attempt`. On a schedule: the scheduled
+ * wait spread by ±jitter, or the receiver's Retry-After when it asks for less.
+ * Deliveries started before schedules existed: Retry-After, else exponential
+ * backoff. `random` is the workflow's deterministic Math.random.
+ */
+export function retryDelaySeconds(outcome: WebhookAttemptOutcome, attempt: number, retry: WebhookRetrySettings, random: () => number = Math.random): number {
+  const retryAfter = outcome.kind === 'failed' ? outcome.retryAfterSeconds : undefined;
+  const schedule = retry.scheduleSeconds;
+  if (schedule && schedule.length > 0) {
+    const planned = schedule[Math.min(attempt, schedule.length) - 1]!;
+    const spread = planned * (retry.jitter ?? 0) * (2 * random() - 1);
+    const scheduled = Math.max(1, Math.round(planned + spread));
+    return retryAfter === undefined ? scheduled : Math.min(Math.max(retryAfter, 1), scheduled);
   }
+  if (retryAfter !== undefined) return Math.min(Math.max(retryAfter, 1), retry.maxIntervalSeconds);
   return Math.min(retry.initialSeconds * retry.backoff ** (attempt - 1), retry.maxIntervalSeconds);
 }
 
@@ -78,7 +89,8 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
       setCurrentDetails(`delivered on attempt ${n} (HTTP ${outcome.statusCode})`);
       return { status: 'delivered', attempts: n, statusCode: outcome.statusCode };
     }
-    if (outcome.kind === 'forbidden' || n === input.maxAttempts) break;
+    // 410 Gone (Standard Webhooks) and a refused URL end the delivery at once.
+    if (outcome.kind === 'forbidden' || outcome.kind === 'gone' || n === input.maxAttempts) break;
     const delay = retryDelaySeconds(outcome, n, input.retry);
     const lastFailure = outcome.kind === 'interrupted' ? 'interrupted' : outcome.error;
     setCurrentDetails(`attempt ${n} of ${input.maxAttempts} failed (${lastFailure}); next attempt in ${delay}s`);
