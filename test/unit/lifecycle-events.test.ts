@@ -1,12 +1,14 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { WebhookEventNameSchema } from '../../src/batches/create-batch-request.js';
 import { LIFECYCLE_EVENTS, WEBHOOK_EVENTS, type LifecycleEvent } from '../../src/workflows/contracts.js';
 
-/** Every `emit('…')` in the batch workflow: the points where lifecycle events leave it. */
+/** Every `emit('…')` in the workflow code: the points where lifecycle events leave the batch workflow. */
 async function emittedEvents(): Promise<string[]> {
-  const source = await readFile(new URL('../../src/workflows/batch-workflow.ts', import.meta.url), 'utf8');
-  return [...source.matchAll(/\bemit\('([a-z_]+)'\)/g)].map((m) => m[1]!);
+  const dir = new URL('../../src/workflows/', import.meta.url);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
+  const sources = await Promise.all(files.map((f) => readFile(new URL(f, dir), 'utf8')));
+  return sources.flatMap((source) => [...source.matchAll(/\bemit\('([a-z_]+)'\)/g)].map((m) => m[1]!));
 }
 
 describe('the lifecycle event map', () => {
