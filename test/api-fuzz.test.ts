@@ -159,6 +159,7 @@ const idRoutes: [string, string, () => string, string[]][] = [
   ['DELETE', '/v1/files/{id}', () => 'file-never', []],
   ['GET', '/v1/batches/{id}', () => someBatchId, []],
   ['POST', '/v1/batches/{id}/cancel', () => someBatchId, []],
+  ['PATCH', '/v1/batches/{id}/webhook', () => someBatchId, []],
   ['GET', '/v1/batches/{id}/webhook_deliveries', () => someBatchId, ['limit', 'after']],
   ['GET', '/v1/webhooks/dead-letter/{id}', () => '1', []],
   ['POST', '/v1/webhooks/dead-letter/{id}/retry', () => '1', []],
@@ -233,6 +234,21 @@ describe('fuzzing every route', () => {
     );
   });
 
+  it('PATCH /v1/batches/{id}/webhook with hostile fields, bodies and content types', async () => {
+    const field = fc.constantFrom('url', 'secret', 'max_retries', 'timeout', 'events', 'other');
+    const body = fc.oneof(
+      fc.array(fc.tuple(field, hostileJson), { maxLength: 3 }).map((entries) => toJsonText(new JsonObject(entries))),
+      hostileJson.map(toJsonText),
+      hostileString,
+      fc.constant(''),
+    );
+    await run(
+      fc.asyncProperty(body, contentType, async (b, type) => {
+        await check({ method: 'PATCH', path: `/v1/batches/${someBatchId}/webhook`, body: b, headers: type ? { 'content-type': type } : {} });
+      }),
+    );
+  });
+
   it('POST /v1/webhooks/dead-letter/retry with hostile filters', async () => {
     const key = fc.constantFrom('batch_id', 'event_type', 'created_since', 'other');
     await run(
@@ -270,7 +286,7 @@ describe('fuzzing every route', () => {
   });
 
   it('any method on any known path', async () => {
-    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/nowhere');
+    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/batches/batch_x/webhook', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/nowhere');
     await run(fc.asyncProperty(fc.constantFrom(...METHODS), path, async (method, p) => check({ method, path: p })));
   });
 

@@ -50,3 +50,13 @@ export const CreateBatchRequestSchema = z.object({
 });
 
 export type CreateBatchRequest = z.output<typeof CreateBatchRequestSchema>;
+
+/**
+ * `PATCH /v1/batches/{id}/webhook` body: any of the webhook's fields, with the
+ * rules of batch creation. `secret: null` removes the webhook's own secret.
+ */
+export const UpdateWebhookRequestSchema = WebhookConfigSchema.partial().refine((body) => Object.keys(body).length > 0, {
+  message: 'give at least one of url, events, max_retries, timeout, secret',
+});
+
+export type UpdateWebhookRequest = z.output<typeof UpdateWebhookRequestSchema>;

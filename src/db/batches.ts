@@ -248,3 +248,52 @@ export async function findWebhookTarget(
   );
   return rows[0];
 }
+
+/** A change to a batch's webhook; an absent field keeps what is stored. */
+export interface WebhookUpdate {
+  url?: string;
+  events?: string[];
+  maxRetries?: number;
+  timeout?: number;
+  /** Absent: keep; null: remove the webhook's own secret; a string: replace it. */
+  secret?: string | null;
+}
+
+/**
+ * Applies `change` in one statement, so concurrent changes to different fields
+ * all stick. A batch without a webhook gets one only when `change.url` is
+ * given; its other fields then come from `defaults`. Undefined when no batch
+ * of this owner was changed (unknown, or no webhook and no URL given).
+ */
+export async function updateBatchWebhook(
+  db: Queryable,
+  owner: string,
+  id: string,
+  change: WebhookUpdate,
+  defaults: { events: string[]; maxRetries: number; timeout: number },
+): Promise<BatchRow | undefined> {
+  const { rows } = await db.query<BatchRow>(
+    `UPDATE batches SET
+        webhook_url = COALESCE($3::text, webhook_url),
+        webhook_events = COALESCE($4::text[], webhook_events, $9::text[]),
+        webhook_max_retries = COALESCE($5::int, webhook_max_retries, $10::int),
+        webhook_timeout = COALESCE($6::int, webhook_timeout, $11::int),
+        webhook_secret = CASE WHEN $7::boolean THEN $8::text ELSE webhook_secret END
+      WHERE id = $1::text AND owner = $2::text AND ($3::text IS NOT NULL OR webhook_url IS NOT NULL)
+      RETURNING ${BATCH_COLUMNS}`,
+    [
+      id,
+      owner,
+      change.url ?? null,
+      change.events ?? null,
+      change.maxRetries ?? null,
+      change.timeout ?? null,
+      change.secret !== undefined,
+      change.secret ?? null,
+      defaults.events,
+      defaults.maxRetries,
+      defaults.timeout,
+    ],
+  );
+  return rows[0];
+}

@@ -26,15 +26,19 @@ import type { ServiceDeps } from './service-deps.js';
 const COMPLETION_WINDOW_MS = 24 * 60 * 60 * 1000;
 const TEMPORAL_CALL_DEADLINE_MS = 10_000;
 
+/** Refuses a webhook URL the service would never deliver to (see url-guard.ts); `param` names the field. */
+export async function assertWebhookUrl(deps: ServiceDeps, url: string, param: string): Promise<void> {
+  const checked = await assertDeliverableUrl(url, deps.config.webhook.allowPrivateNetworks);
+  if (!checked.ok) throw new ServiceError('invalid_request', `Invalid webhook URL: ${checked.reason}`, 'invalid_webhook_url', param);
+}
+
 /** Resolves the new `webhook` object or the legacy `metadata.webhook_url` into stored settings. */
 async function resolveWebhook(deps: ServiceDeps, body: CreateBatchRequest): Promise<NewBatch['webhook']> {
   const { webhook } = deps.config;
   const legacyUrl = body.metadata?.webhook_url;
   const source = body.webhook ?? (legacyUrl ? { url: legacyUrl } : null);
   if (!source) return null;
-  const param = body.webhook ? 'webhook.url' : 'metadata.webhook_url';
-  const checked = await assertDeliverableUrl(source.url, webhook.allowPrivateNetworks);
-  if (!checked.ok) throw new ServiceError('invalid_request', `Invalid webhook URL: ${checked.reason}`, 'invalid_webhook_url', param);
+  await assertWebhookUrl(deps, source.url, body.webhook ? 'webhook.url' : 'metadata.webhook_url');
   return {
     url: source.url,
     secret: body.webhook?.secret ?? null,

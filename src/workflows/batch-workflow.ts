@@ -15,6 +15,7 @@ import type { createActivities } from '../activities/index.js';
 import {
   BATCH_DATA_ERROR,
   cancelBatchSignal,
+  webhookSettingsSignal,
   type BatchErrorItem,
   type BatchOutcome,
   type BatchPlan,
@@ -65,6 +66,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
   setHandler(cancelBatchSignal, () => {
     cancelRequested = true;
   });
+  // Webhook settings changed through the API: events emitted from now on use them, and so does a continued run.
+  let loadedPlan: BatchPlan | null = null;
+  let webhookUpdate: BatchPlan['webhook'] | undefined;
+  setHandler(webhookSettingsSignal, (webhook) => {
+    webhookUpdate = webhook;
+    if (loadedPlan) loadedPlan.webhook = webhook;
+  });
 
   let plan: BatchPlan | null;
   try {
@@ -77,6 +85,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
   }
   if (plan === null) return 'abandoned';
   const knownPlan = plan;
+  // A change that arrived while the plan was being read may be newer than what was read.
+  if (webhookUpdate !== undefined) knownPlan.webhook = webhookUpdate;
+  loadedPlan = knownPlan;
 
   // The window opens when the batch was submitted (the workflow started), even if no worker ran it at first.
   const deadlineMs = input.resume?.deadlineMs ?? workflowInfo().startTime.getTime() + plan.completionWindowMs;

@@ -47,6 +47,16 @@ export type EventCounters = Partial<Record<LifecycleEvent, number>>;
 /** The batch workflow's signal: stop sending requests, keep what finished, end `cancelled`. */
 export const cancelBatchSignal = defineSignal('cancel');
 
+/** A batch's webhook settings as the workflow holds them: no secret. */
+export type BatchWebhookPlan = { url: string; events: LifecycleEvent[]; maxAttempts: number; timeoutSeconds: number };
+
+/**
+ * Sent by `PATCH /v1/batches/{id}/webhook` after the new settings are saved:
+ * events the batch emits from then on use them. The plan was read when the
+ * batch started, so without this a running batch would keep the old ones.
+ */
+export const webhookSettingsSignal = defineSignal<[BatchWebhookPlan]>('webhook-settings');
+
 /** Statuses a batch ends in after its files are written. */
 export type FinalStatus = 'completed' | 'cancelled' | 'expired';
 
@@ -72,7 +82,7 @@ export interface BatchPlan {
     progressIntervalSeconds: number;
     continueAsNewEvents: number;
   };
-  webhook: { url: string; events: LifecycleEvent[]; maxAttempts: number; timeoutSeconds: number } | null;
+  webhook: BatchWebhookPlan | null;
   webhookRetry: WebhookRetrySettings;
 }
 

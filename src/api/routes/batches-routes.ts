@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { CreateBatchRequestSchema } from '../../batches/create-batch-request.js';
+import { CreateBatchRequestSchema, UpdateWebhookRequestSchema } from '../../batches/create-batch-request.js';
 import { cancelBatch, createBatch, getBatch, listBatchObjects } from '../../services/batch-service.js';
+import { updateWebhook } from '../../services/batch-webhook-service.js';
 import type { ServiceDeps } from '../../services/service-deps.js';
 import { listWebhookDeliveries } from '../../services/webhook-delivery-service.js';
 import { ApiError } from '../api-error.js';
@@ -36,6 +37,10 @@ export function batchesRoutes(deps: ServiceDeps) {
       return c.json(toList(await listBatchObjects(deps, c.get('owner'), query), query.limit));
     })
     .get('/:id', async (c) => c.json(await getBatch(deps, c.get('owner'), c.req.param('id'))))
+    .patch('/:id/webhook', async (c) => {
+      const body = parseOrThrow(UpdateWebhookRequestSchema, await readJson(c.req));
+      return c.json(await updateWebhook(deps, c.get('owner'), c.req.param('id'), body));
+    })
     .post('/:id/cancel', async (c) => c.json(await cancelBatch(deps, c.get('owner'), c.req.param('id'))))
     .get('/:id/webhook_deliveries', async (c) => {
       const query = parseOrThrow(ListDeliveriesQuery, c.req.query());
