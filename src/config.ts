@@ -103,6 +103,8 @@ const EnvSchema = z.object({
   BATCH_CONTINUE_AS_NEW_EVENTS: int(50, 40_000).default(2_000),
 
   WEBHOOK_SECRET: z.string().min(1).max(256).optional(),
+  // After a secret rotation, how long deliveries are also signed with the previous secret (at most 30 days).
+  WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS: int(0, 2_592_000).default(86_400),
   WEBHOOK_DEFAULT_MAX_RETRIES: int(1, 10).default(3),
   WEBHOOK_DEFAULT_TIMEOUT: int(5, 300).default(30),
   WEBHOOK_RETRY_SCHEDULE: retrySchedule.optional(),
@@ -165,6 +167,7 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
   },
   webhook: {
     secret: e.WEBHOOK_SECRET,
+    secretRotationOverlapSeconds: e.WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS,
     defaultMaxRetries: e.WEBHOOK_DEFAULT_MAX_RETRIES,
     defaultTimeoutSeconds: e.WEBHOOK_DEFAULT_TIMEOUT,
     /** Waits before attempts 2, 3, …; null when exponential backoff was asked for instead. */

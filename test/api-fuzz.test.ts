@@ -160,6 +160,7 @@ const idRoutes: [string, string, () => string, string[]][] = [
   ['GET', '/v1/batches/{id}', () => someBatchId, []],
   ['POST', '/v1/batches/{id}/cancel', () => someBatchId, []],
   ['PATCH', '/v1/batches/{id}/webhook', () => someBatchId, []],
+  ['POST', '/v1/batches/{id}/webhook/rotate_secret', () => someBatchId, []],
   ['GET', '/v1/batches/{id}/webhook_deliveries', () => someBatchId, ['limit', 'after']],
   ['GET', '/v1/webhooks/dead-letter/{id}', () => '1', []],
   ['POST', '/v1/webhooks/dead-letter/{id}/retry', () => '1', []],
@@ -225,7 +226,7 @@ describe('fuzzing every route', () => {
   });
 
   it('POST /v1/batches and the bulk retry with any body and content type', async () => {
-    const path = fc.constantFrom('/v1/batches', '/v1/webhooks/dead-letter/retry');
+    const path = fc.constantFrom('/v1/batches', '/v1/webhooks/dead-letter/retry', '/v1/batches/batch_x/webhook/rotate_secret');
     const body = fc.oneof(hostileJson.map(toJsonText), hostileString, fc.constant(''));
     await run(
       fc.asyncProperty(path, body, contentType, async (p, b, type) => {
@@ -286,7 +287,7 @@ describe('fuzzing every route', () => {
   });
 
   it('any method on any known path', async () => {
-    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/batches/batch_x/webhook', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/nowhere');
+    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/batches/batch_x/webhook', '/v1/batches/batch_x/webhook/rotate_secret', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/nowhere');
     await run(fc.asyncProperty(fc.constantFrom(...METHODS), path, async (method, p) => check({ method, path: p })));
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/api/app.js';
 import { createLogger } from '../src/shared/logger.js';
 import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
+import { webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
 import { bodyOf, call, errorOf, getBatch, listDeliveryAttempts, type BatchObject, type DeadLetterEntry } from './support/api-client.js';
 import { batchOutcome, createBatch, deadLetterIdOf, deliveryResult } from './support/batches.js';
 import { ALICE_KEY, BOB_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
@@ -166,5 +167,117 @@ describe('PATCH /v1/batches/{id}/webhook', () => {
     expect(b.received[0]!.body).toBe(a.received[0]!.body);
     await a.close();
     await b.close();
+  });
+});
+
+describe('POST /v1/batches/{id}/webhook/rotate_secret', () => {
+  type Rotated = BatchObject & { webhook: NonNullable<BatchObject['webhook']> & { secret: string; previous_secret_expires_at: number | null } };
+  const rotate = (batchId: string, json?: unknown, key?: string) =>
+    h.api(`/v1/batches/${batchId}/webhook/rotate_secret`, { method: 'POST', json, key });
+  /** Whether the delivery verifies with `secret`, for our verifier on each header and for the standardwebhooks library. */
+  const verifies = (hit: ReceivedWebhook, secret: string) => {
+    const headers = hit.headers as Record<string, string>;
+    const { 'webhook-signature': _standard, ...seedOnly } = headers;
+    const ours = (hs: Record<string, string>) => {
+      try {
+        verifyWebhookSignature({ payload: hit.body, headers: hs, secret });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let library = true;
+    try {
+      new Webhook(secret).verify(hit.body, headers);
+    } catch {
+      library = false;
+    }
+    return [ours(headers), ours(seedOnly), library];
+  };
+
+  it('signs the next attempt of a delivery under way with the new and the old secret; the new one is shown once', async () => {
+    const a = await receiverFailingWith(500);
+    const batch = await createBatch(h, chatLines(1), { webhook: { url: a.url, secret: OLD_SECRET, max_retries: 2 } });
+    const first = await a.first;
+    expect(verifies(first, OLD_SECRET)).toEqual([true, true, true]);
+
+    const res = await rotate(batch.id);
+    expect(res.status).toBe(200);
+    const rotated = await bodyOf<Rotated>(res);
+    const fresh = rotated.webhook.secret;
+    expect(fresh).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(rotated.webhook.has_secret).toBe(true);
+    const overlap = rotated.webhook.previous_secret_expires_at! - Math.floor(Date.now() / 1000);
+    expect(overlap).toBeGreaterThan(86_400 - 60);
+    expect(overlap).toBeLessThanOrEqual(86_400);
+
+    expect(await deliveryResult(h, batch.id, 'completed')).toMatchObject({ status: 'dead_lettered', attempts: 2 });
+    const second = a.received[1]!;
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(String(second.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(String(second.headers['x-webhook-signature']).split(',')).toHaveLength(2);
+    expect(verifies(second, fresh)).toEqual([true, true, true]);
+    expect(verifies(second, OLD_SECRET)).toEqual([true, true, true]);
+    expect(verifies(second, NEW_SECRET)).toEqual([false, false, false]);
+
+    // Never again: not in the batch, the lists, the dead-letter queue, nor any workflow history.
+    for (const path of [`/v1/batches/${batch.id}`, '/v1/batches', `/v1/batches/${batch.id}/webhook_deliveries`, '/v1/webhooks/dead-letter']) {
+      expect(await (await h.api(path)).text()).not.toContain(fresh);
+    }
+    const history = JSON.stringify(await h.env.client.workflow.getHandle(webhookDeliveryWorkflowId(batch.id, 'completed', 1)).fetchHistory());
+    expect(history).not.toContain(fresh);
+    expect(history).not.toContain(OLD_SECRET);
+    await a.close();
+  });
+
+  it('stops signing with the old secret once the overlap is over', async () => {
+    const receiver = await startWebhookReceiver((n) => ({ status: n < 3 ? 503 : 200 }));
+    const batch = await createBatch(h, chatLines(1), { webhook: { url: receiver.url, secret: OLD_SECRET, max_retries: 1 } });
+    await batchOutcome(h, batch.id);
+    const deadLetterId = deadLetterIdOf(await deliveryResult(h, batch.id, 'completed'));
+    const retryOnce = async () => {
+      const res = await h.api(`/v1/webhooks/dead-letter/${deadLetterId}/retry`, { method: 'POST' });
+      expect(res.status).toBe(202);
+      return h.env.client.workflow.getHandle((await bodyOf<DeadLetterEntry>(res)).delivery_workflow_id!).result();
+    };
+
+    const rotated = await bodyOf<Rotated>(await rotate(batch.id, { secret: NEW_SECRET }));
+    expect(rotated.webhook.secret).toBe(NEW_SECRET);
+    await retryOnce();
+    expect(verifies(receiver.received[1]!, NEW_SECRET)).toEqual([true, true, true]);
+    expect(verifies(receiver.received[1]!, OLD_SECRET)).toEqual([true, true, true]);
+
+    // The overlap ends (as it would after WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS).
+    await h.pool.query(`UPDATE batches SET webhook_previous_secret_expires_at = now() - interval '1 second' WHERE id = $1::text`, [batch.id]);
+    expect(await retryOnce()).toMatchObject({ status: 'delivered' });
+    const last = receiver.received[2]!;
+    expect(last.headers['webhook-id']).toBe(receiver.received[0]!.headers['webhook-id']);
+    expect(verifies(last, NEW_SECRET)).toEqual([true, true, true]);
+    expect(verifies(last, OLD_SECRET)).toEqual([false, false, false]);
+    await receiver.close();
+  });
+
+  it('validates its optional body and is 404 or 409 when there is nothing to rotate', async () => {
+    const withWebhook = await createBatch(h, chatLines(1), { webhook: { url: 'http://127.0.0.1:9/hook' } });
+    const without = await createBatch(h, chatLines(1));
+    await batchOutcome(h, withWebhook.id);
+    await batchOutcome(h, without.id);
+    expect((await rotate(withWebhook.id, { secret: '' })).status).toBe(400);
+    expect((await rotate(withWebhook.id, { secret: 'x'.repeat(129) })).status).toBe(400);
+    expect((await rotate(withWebhook.id, { other: 1 })).status).toBe(400);
+    expect((await h.api(`/v1/batches/${withWebhook.id}/webhook/rotate_secret`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+    expect((await rotate(withWebhook.id, undefined, BOB_KEY)).status).toBe(404);
+    expect((await rotate('batch_unknown')).status).toBe(404);
+    const res = await rotate(without.id);
+    expect(res.status).toBe(409);
+    expect(await errorOf(res)).toMatchObject({ code: 'webhook_not_configured' });
+    // No previous secret anywhere (no own secret, no WEBHOOK_SECRET): nothing overlaps.
+    const first = await bodyOf<Rotated>(await rotate(withWebhook.id));
+    expect(first.webhook.previous_secret_expires_at).toBeNull();
+    // A PATCH of the secret replaces it outright and ends an overlap.
+    expect((await bodyOf<Rotated>(await rotate(withWebhook.id))).webhook.previous_secret_expires_at).not.toBeNull();
+    await call<BatchObject>(h, `/v1/batches/${withWebhook.id}/webhook`, { method: 'PATCH', json: { secret: NEW_SECRET } });
+    const { rows } = await h.pool.query(`SELECT webhook_previous_secret FROM batches WHERE id = $1::text`, [withWebhook.id]);
+    expect(rows[0].webhook_previous_secret).toBeNull();
   });
 });

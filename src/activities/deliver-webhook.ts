@@ -79,6 +79,7 @@ async function post(
   if (!checked.ok) return { kind: 'forbidden', error: `refused: ${checked.reason}`, statusCode: null, responseBody: null };
   const headers = signWebhook({
     secret: event.secret ?? config.webhook.secret,
+    previousSecret: event.previous_secret ?? undefined,
     eventId: event.id,
     eventType: eventTypeName(event.type as LifecycleEvent),
     body: event.payload,

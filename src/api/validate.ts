@@ -16,3 +16,14 @@ export async function readJson(req: { json(): Promise<unknown> }): Promise<unkno
     throw new ApiError(400, 'The request body must be valid JSON.', 'invalid_json');
   }
 }
+
+/** Like readJson, for an optional body: no body at all (or only whitespace) reads as `{}`. */
+export async function readOptionalJson(req: { text(): Promise<string> }): Promise<unknown> {
+  const text = await req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'The request body must be valid JSON.', 'invalid_json');
+  }
+}

@@ -60,3 +60,8 @@ export const UpdateWebhookRequestSchema = WebhookConfigSchema.partial().refine((
 });
 
 export type UpdateWebhookRequest = z.output<typeof UpdateWebhookRequestSchema>;
+
+/** `POST /v1/batches/{id}/webhook/rotate_secret` body (optional): the new secret, else one is generated. */
+export const RotateWebhookSecretRequestSchema = WebhookConfigSchema.pick({ secret: true });
+
+export type RotateWebhookSecretRequest = z.output<typeof RotateWebhookSecretRequestSchema>;

@@ -278,7 +278,10 @@ export async function updateBatchWebhook(
         webhook_events = COALESCE($4::text[], webhook_events, $9::text[]),
         webhook_max_retries = COALESCE($5::int, webhook_max_retries, $10::int),
         webhook_timeout = COALESCE($6::int, webhook_timeout, $11::int),
-        webhook_secret = CASE WHEN $7::boolean THEN $8::text ELSE webhook_secret END
+        webhook_secret = CASE WHEN $7::boolean THEN $8::text ELSE webhook_secret END,
+        -- A secret replaced outright ends any rotation overlap: the old secrets stop signing at once.
+        webhook_previous_secret = CASE WHEN $7::boolean THEN NULL ELSE webhook_previous_secret END,
+        webhook_previous_secret_expires_at = CASE WHEN $7::boolean THEN NULL ELSE webhook_previous_secret_expires_at END
       WHERE id = $1::text AND owner = $2::text AND ($3::text IS NOT NULL OR webhook_url IS NOT NULL)
       RETURNING ${BATCH_COLUMNS}`,
     [
@@ -294,6 +297,33 @@ export async function updateBatchWebhook(
       defaults.maxRetries,
       defaults.timeout,
     ],
+  );
+  return rows[0];
+}
+
+/**
+ * Makes `secret` the webhook's secret and keeps the one it replaces (the
+ * batch's own, else `globalSecret`, the one its deliveries were signed with)
+ * as the previous secret for `overlapSeconds`. A previous secret of an earlier
+ * rotation is dropped. Undefined when this owner has no such batch with a webhook.
+ */
+export async function rotateBatchWebhookSecret(
+  db: Queryable,
+  owner: string,
+  id: string,
+  secret: string,
+  globalSecret: string | null,
+  overlapSeconds: number,
+): Promise<(BatchRow & { webhook_previous_secret_expires_at: Date | null }) | undefined> {
+  const { rows } = await db.query<BatchRow & { webhook_previous_secret_expires_at: Date | null }>(
+    `UPDATE batches SET
+        webhook_previous_secret = COALESCE(webhook_secret, $4::text),
+        webhook_previous_secret_expires_at = CASE WHEN COALESCE(webhook_secret, $4::text) IS NULL THEN NULL
+          ELSE clock_timestamp() + make_interval(secs => $5::int) END,
+        webhook_secret = $3::text
+      WHERE id = $1::text AND owner = $2::text AND webhook_url IS NOT NULL
+      RETURNING ${BATCH_COLUMNS}, webhook_previous_secret_expires_at`,
+    [id, owner, secret, globalSecret, overlapSeconds],
   );
   return rows[0];
 }

@@ -41,12 +41,15 @@ export interface WebhookEventWithTarget extends WebhookEventRow {
   /** The batch's webhook URL and secret; the secret never leaves the activity that signs. */
   url: string | null;
   secret: string | null;
+  /** The secret replaced by a rotation, while its overlap lasts; null otherwise. */
+  previous_secret: string | null;
 }
 
-/** An event with its batch's webhook URL and secret, in one round trip. */
+/** An event with its batch's webhook URL and secrets, in one round trip. */
 export async function findWebhookEventWithTarget(db: Queryable, id: string): Promise<WebhookEventWithTarget | undefined> {
   const { rows } = await db.query<WebhookEventWithTarget>(
-    `SELECT e.*, b.webhook_url AS url, b.webhook_secret AS secret
+    `SELECT e.*, b.webhook_url AS url, b.webhook_secret AS secret,
+            CASE WHEN b.webhook_previous_secret_expires_at > clock_timestamp() THEN b.webhook_previous_secret END AS previous_secret
        FROM webhook_events e JOIN batches b ON b.id = e.batch_id
       WHERE e.id = $1::text`,
     [id],

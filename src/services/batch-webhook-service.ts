@@ -1,12 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { toBatchObject, type BatchObject } from '../batches/batch-object.js';
-import type { UpdateWebhookRequest } from '../batches/create-batch-request.js';
-import { findBatch, updateBatchWebhook, type BatchRow } from '../db/batches.js';
+import type { RotateWebhookSecretRequest, UpdateWebhookRequest } from '../batches/create-batch-request.js';
+import { findBatch, rotateBatchWebhookSecret, updateBatchWebhook, type BatchRow } from '../db/batches.js';
 import { DEFAULT_WEBHOOK_EVENTS, webhookSettingsSignal, type LifecycleEvent } from '../workflows/contracts.js';
 import { batchWorkflowId } from '../workflows/workflow-ids.js';
 import { assertWebhookUrl } from './batch-service.js';
 import type { ServiceDeps } from './service-deps.js';
 import { ServiceError } from './service-error.js';
+import { unixSeconds } from '../shared/unix-time.js';
 
 const TEMPORAL_CALL_DEADLINE_MS = 10_000;
 const FINAL_STATUSES = new Set(['completed', 'failed', 'cancelled', 'expired']);
@@ -28,10 +30,7 @@ export async function updateWebhook(deps: ServiceDeps, owner: string, id: string
     { url: body.url, events: body.events, maxRetries: body.max_retries, timeout: body.timeout, secret: body.secret },
     { events: DEFAULT_WEBHOOK_EVENTS, maxRetries: webhook.defaultMaxRetries, timeout: webhook.defaultTimeoutSeconds },
   );
-  if (!row) {
-    if (!(await findBatch(deps.pool, owner, id))) throw ServiceError.notFound('batch', id);
-    throw new ServiceError('conflict', 'This batch has no webhook; give a url to add one.', 'webhook_not_configured', 'url');
-  }
+  if (!row) throw await notChanged(deps, owner, id, 'This batch has no webhook; give a url to add one.', 'url');
   deps.log.info({ batchId: id, owner, fields: Object.keys(body) }, 'batch webhook updated');
   await tellRunningBatch(deps, row);
   return toBatchObject(row);
@@ -60,4 +59,33 @@ async function tellRunningBatch(deps: ServiceDeps, row: BatchRow): Promise<void>
       'temporal_unavailable',
     );
   }
+}
+
+/** Why no row changed: no such batch of this owner, or a batch without a webhook. */
+async function notChanged(deps: ServiceDeps, owner: string, id: string, message: string, param: string): Promise<ServiceError> {
+  if (!(await findBatch(deps.pool, owner, id))) return ServiceError.notFound('batch', id);
+  return new ServiceError('conflict', message, 'webhook_not_configured', param);
+}
+
+/** A new signing secret in the Standard Webhooks form: `whsec_` + canonical base64 of 32 random bytes. */
+function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * Replaces the webhook's secret with `body.secret`, else a generated one, and
+ * keeps signing with the secret it replaces for WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS.
+ * The answer is the only place the new secret is ever shown.
+ */
+export async function rotateWebhookSecret(deps: ServiceDeps, owner: string, id: string, body: RotateWebhookSecretRequest) {
+  const secret = body.secret ?? generateWebhookSecret();
+  const { webhook } = deps.config;
+  const row = await rotateBatchWebhookSecret(deps.pool, owner, id, secret, webhook.secret ?? null, webhook.secretRotationOverlapSeconds);
+  if (!row) throw await notChanged(deps, owner, id, 'This batch has no webhook whose secret could be rotated.', 'id');
+  deps.log.info({ batchId: id, owner, overlapSeconds: webhook.secretRotationOverlapSeconds }, 'batch webhook secret rotated');
+  const batch = toBatchObject(row);
+  return {
+    ...batch,
+    webhook: { ...batch.webhook!, secret, previous_secret_expires_at: unixSeconds(row.webhook_previous_secret_expires_at) },
+  };
 }

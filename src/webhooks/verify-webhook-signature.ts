@@ -11,6 +11,10 @@
  *   where key is {@link standardWebhooksKey}(secret).
  * - Seed format: `X-Webhook-Timestamp`, `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`
  *   keyed with the secret's UTF-8 bytes exactly as given (a `whsec_` prefix included).
+ *
+ * After a secret rotation, while the old secret overlaps, each header holds one
+ * signature per secret (`v1,<a> v1,<b>`; `sha256=<a>,sha256=<b>`): a delivery
+ * verifies when any one of them matches.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -123,12 +127,14 @@ export function verifyWebhookSignature(input: VerifyWebhookSignatureInput): void
       throw new WebhookVerificationError('missing_headers', 'X-Webhook-Signature present but X-Webhook-Timestamp missing');
     }
     checkTimestamp(timestamp, nowSeconds, tolerance);
-    const match = /^sha256=([0-9a-fA-F]{64})$/.exec(seedSignature);
-    if (!match?.[1]) {
-      throw new WebhookVerificationError('invalid_signature', 'X-Webhook-Signature is not sha256=<64 hex digits>');
+    // One sha256=<hex> entry, or several separated by commas (during a secret rotation's overlap).
+    const entries = seedSignature.split(/[\s,]+/).filter((entry) => entry.length > 0);
+    const candidates = entries.map((entry) => /^sha256=([0-9a-fA-F]{64})$/.exec(entry)?.[1]);
+    if (candidates.length === 0 || candidates.some((hex) => hex === undefined)) {
+      throw new WebhookVerificationError('invalid_signature', 'X-Webhook-Signature is not sha256=<64 hex digits> (comma-separated when several)');
     }
     const expected = hmacSha256(Buffer.from(secret, 'utf8'), `${timestamp}.`, payload);
-    if (!constantTimeEqual(Buffer.from(match[1], 'hex'), expected)) {
+    if (!candidates.some((hex) => constantTimeEqual(Buffer.from(hex!, 'hex'), expected))) {
       throw new WebhookVerificationError('no_matching_signature', 'X-Webhook-Signature does not match the payload and secret');
     }
     return;

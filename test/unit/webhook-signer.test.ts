@@ -205,3 +205,44 @@ describe('verifyWebhookSignature', () => {
     expect(() => verify({ secret: '' })).toThrow(TypeError);
   });
 });
+
+describe('signing during a secret rotation', () => {
+  const OLD = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+  const rotated = () => sign({ previousSecret: OLD });
+  const only = (headers: Record<string, string>, format: 'standard' | 'seed') => {
+    const { 'webhook-signature': standard, 'X-Webhook-Signature': seed, ...rest } = headers;
+    return format === 'standard' ? { ...rest, 'webhook-signature': standard! } : { ...rest, 'X-Webhook-Signature': seed! };
+  };
+
+  it('carries one signature per secret, the new one first, in both headers', () => {
+    const headers = rotated();
+    const single = sign();
+    expect(headers['webhook-signature']!.split(' ')).toEqual([single['webhook-signature'], sign({ secret: OLD })['webhook-signature']]);
+    expect(headers['X-Webhook-Signature']!.split(',')).toEqual([single['X-Webhook-Signature'], sign({ secret: OLD })['X-Webhook-Signature']]);
+    // The same secret twice is signed once.
+    expect(sign({ previousSecret: SECRET })).toEqual(single);
+  });
+
+  it('verifies with either secret in either format, with our verifier, the standardwebhooks library and OpenAI\'s SDK', async () => {
+    for (const secret of [SECRET, OLD]) {
+      for (const format of ['standard', 'seed'] as const) {
+        expect(() => verify({ headers: only(rotated(), format), secret })).not.toThrow();
+      }
+      // The library checks the timestamp against the real clock.
+      const now = sign({ previousSecret: OLD, timestamp: Math.floor(Date.now() / 1000) });
+      expect(new Webhook(secret).verify(BODY, now)).toMatchObject({ id: EVENT_ID });
+      await expect(new OpenAI({ apiKey: 'unused', webhookSecret: secret }).webhooks.verifySignature(BODY, now)).resolves.toBeUndefined();
+    }
+    expect(() => verify({ headers: only(rotated(), 'seed'), secret: 'whsec_other' })).toThrow(expect.objectContaining({ reason: 'no_matching_signature' }));
+    expect(() => verify({ headers: only(rotated(), 'standard'), secret: 'whsec_other' })).toThrow(expect.objectContaining({ reason: 'no_matching_signature' }));
+  });
+
+  it('accepts X-Webhook-Signature lists separated by commas and spaces, and refuses a list with a malformed entry', () => {
+    const [fresh, old] = rotated()['X-Webhook-Signature']!.split(',');
+    const headers = (value: string) => ({ ...only(rotated(), 'seed'), 'X-Webhook-Signature': value });
+    expect(() => verify({ headers: headers(`${old}, ${fresh}`) })).not.toThrow();
+    expect(() => verify({ headers: headers(`${fresh} ${old}`) })).not.toThrow();
+    expect(() => verify({ headers: headers(`${fresh},sha256=zz`) })).toThrow(expect.objectContaining({ reason: 'invalid_signature' }));
+    expect(() => verify({ headers: headers(',') })).toThrow(expect.objectContaining({ reason: 'invalid_signature' }));
+  });
+});

@@ -1,14 +1,14 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { CreateBatchRequestSchema, UpdateWebhookRequestSchema } from '../../batches/create-batch-request.js';
+import { CreateBatchRequestSchema, RotateWebhookSecretRequestSchema, UpdateWebhookRequestSchema } from '../../batches/create-batch-request.js';
 import { cancelBatch, createBatch, getBatch, listBatchObjects } from '../../services/batch-service.js';
-import { updateWebhook } from '../../services/batch-webhook-service.js';
+import { rotateWebhookSecret, updateWebhook } from '../../services/batch-webhook-service.js';
 import type { ServiceDeps } from '../../services/service-deps.js';
 import { listWebhookDeliveries } from '../../services/webhook-delivery-service.js';
 import { ApiError } from '../api-error.js';
 import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
-import { parseOrThrow, readJson } from '../validate.js';
+import { parseOrThrow, readJson, readOptionalJson } from '../validate.js';
 
 const ListBatchesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -40,6 +40,10 @@ export function batchesRoutes(deps: ServiceDeps) {
     .patch('/:id/webhook', async (c) => {
       const body = parseOrThrow(UpdateWebhookRequestSchema, await readJson(c.req));
       return c.json(await updateWebhook(deps, c.get('owner'), c.req.param('id'), body));
+    })
+    .post('/:id/webhook/rotate_secret', async (c) => {
+      const body = parseOrThrow(RotateWebhookSecretRequestSchema, await readOptionalJson(c.req));
+      return c.json(await rotateWebhookSecret(deps, c.get('owner'), c.req.param('id'), body));
     })
     .post('/:id/cancel', async (c) => c.json(await cancelBatch(deps, c.get('owner'), c.req.param('id'))))
     .get('/:id/webhook_deliveries', async (c) => {
