@@ -5,6 +5,7 @@
  * the current workflow code. Re-record only for a deliberate, patched change
  * (see CONTRIBUTING.md); keep the old fixtures so old histories keep replaying.
  */
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -30,12 +31,18 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** Fixtures already recorded are kept (they stand for older code); HISTORY_OVERWRITE=1 replaces them. */
 async function save(name: string, note: string, handle: WorkflowHandle, runId?: string) {
+  const file = `${DIR}${name}.json`;
+  if (existsSync(file) && process.env.HISTORY_OVERWRITE !== '1') {
+    process.stderr.write(`[record-histories] kept existing ${name}.json\n`);
+    return;
+  }
   const target = runId ? h.env.client.workflow.getHandle(handle.workflowId, runId) : handle;
   const history = await target.fetchHistory();
   const commit = process.env.HISTORY_CODE_VERSION ?? 'working tree';
   const fixture = toFixture(history, `${note} Recorded from code version: ${commit}.`, handle.workflowId);
-  await writeFile(`${DIR}${name}.json`, `${JSON.stringify(fixture, null, 1)}\n`);
+  await writeFile(file, `${JSON.stringify(fixture, null, 1)}\n`);
 }
 
 async function createBatch(lines: string, extra: Record<string, unknown> = {}) {
@@ -75,6 +82,20 @@ describe('record workflow histories', () => {
       const delivery = h.env.client.workflow.getHandle(`${handle.workflowId}/webhook/completed-1`);
       expect(await delivery.result()).toMatchObject({ status: 'delivered' });
       await save('delivery-delivered-first-attempt', 'The batch.completed delivery, answered 200 at once.', delivery);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('batch whose webhook settings changed mid-run', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const { id, handle } = await createBatch(chatLines(4, (i) => (i >= 2 ? { echo_delay_ms: 1_500 } : {})), { webhook: { url: receiver.url } });
+      await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');
+      const patched = await h.api(`/v1/batches/${id}/webhook`, { method: 'PATCH', json: { max_retries: 5, events: ['completed', 'failed'] } });
+      expect(patched.status).toBe(200);
+      expect(await handle.result()).toBe('completed');
+      await save('batch-webhook-settings-changed', 'A 4-request batch whose webhook settings were changed by PATCH (the webhook-settings signal) while requests ran.', handle);
     } finally {
       await receiver.close();
     }
