@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatLines, startHarness, type Harness } from './support/service-harness.js';
+import { createApp } from '../src/api/app.js';
+import { createLogger } from '../src/shared/logger.js';
+import { ALICE_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 
 /**
  * Property-based fuzzing of every route: hostile path ids, query strings and
@@ -100,6 +102,7 @@ let h: Harness;
 let inputFileId: string;
 let someFileId: string;
 let someBatchId: string;
+let someEndpointId: string;
 
 beforeAll(async () => {
   // Private webhook URLs are refused, so no generated batch delivers webhooks anywhere.
@@ -108,6 +111,14 @@ beforeAll(async () => {
   someFileId = await h.upload(chatLines(1));
   const res = await h.api('/v1/batches', { method: 'POST', json: { input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h' } });
   someBatchId = ((await res.json()) as { id: string }).id;
+  // The endpoint's URL is private, which this harness refuses: register it through an app that allows it.
+  const lenient = createApp({ pool: h.pool, temporal: h.env.client, config: { ...h.config, webhook: { ...h.config.webhook, allowPrivateNetworks: true } }, log: createLogger('silent', 'fuzz') });
+  const created = await lenient.request('/v1/webhook_endpoints', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ALICE_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: 'http://127.0.0.1:9/hook', enabled: false }),
+  });
+  someEndpointId = ((await created.json()) as { id: string }).id;
 });
 const statuses = new Map<number, number>();
 afterAll(async () => {
@@ -165,12 +176,16 @@ const idRoutes: [string, string, () => string, string[]][] = [
   ['GET', '/v1/webhooks/dead-letter/{id}', () => '1', []],
   ['POST', '/v1/webhooks/dead-letter/{id}/retry', () => '1', []],
   ['DELETE', '/v1/webhooks/dead-letter/{id}', () => '1', []],
+  ['GET', '/v1/webhook_endpoints/{id}', () => someEndpointId, []],
+  ['PATCH', '/v1/webhook_endpoints/{id}', () => someEndpointId, []],
+  ['DELETE', '/v1/webhook_endpoints/{id}', () => 'we_never', []],
 ];
 
 const listRoutes: [string, string[]][] = [
   ['/v1/files', ['limit', 'after', 'purpose', 'order']],
   ['/v1/batches', ['limit', 'after']],
-  ['/v1/webhooks/dead-letter', ['limit', 'after', 'batch_id', 'event_type', 'state']],
+  ['/v1/webhooks/dead-letter', ['limit', 'after', 'batch_id', 'event_type', 'state', 'endpoint_id']],
+  ['/v1/webhook_endpoints', ['limit', 'after']],
 ];
 
 describe('fuzzing every route', () => {
@@ -226,7 +241,7 @@ describe('fuzzing every route', () => {
   });
 
   it('POST /v1/batches and the bulk retry with any body and content type', async () => {
-    const path = fc.constantFrom('/v1/batches', '/v1/webhooks/dead-letter/retry', '/v1/batches/batch_x/webhook/rotate_secret');
+    const path = fc.constantFrom('/v1/batches', '/v1/webhooks/dead-letter/retry', '/v1/batches/batch_x/webhook/rotate_secret', '/v1/webhook_endpoints');
     const body = fc.oneof(hostileJson.map(toJsonText), hostileString, fc.constant(''));
     await run(
       fc.asyncProperty(path, body, contentType, async (p, b, type) => {
@@ -250,8 +265,20 @@ describe('fuzzing every route', () => {
     );
   });
 
+  it('POST and PATCH /v1/webhook_endpoints with hostile fields', async () => {
+    const field = fc.constantFrom('url', 'secret', 'events', 'description', 'enabled', 'max_retries', 'timeout', 'other');
+    const body = fc.array(fc.tuple(field, hostileJson), { maxLength: 3 }).map((entries) => toJsonText(new JsonObject(entries)));
+    const target = fc.constantFrom('/v1/webhook_endpoints', 'PATCH');
+    await run(
+      fc.asyncProperty(target, body, async (where, b) => {
+        const [method, path] = where === 'PATCH' ? ['PATCH', `/v1/webhook_endpoints/${someEndpointId}`] : ['POST', where];
+        await check({ method, path, body: b, headers: { 'content-type': 'application/json' } });
+      }),
+    );
+  });
+
   it('POST /v1/webhooks/dead-letter/retry with hostile filters', async () => {
-    const key = fc.constantFrom('batch_id', 'event_type', 'created_since', 'other');
+    const key = fc.constantFrom('batch_id', 'event_type', 'created_since', 'endpoint_id', 'other');
     await run(
       fc.asyncProperty(fc.array(fc.tuple(key, hostileJson), { maxLength: 3 }), async (entries) => {
         const body = toJsonText(new JsonObject(entries));
@@ -287,7 +314,7 @@ describe('fuzzing every route', () => {
   });
 
   it('any method on any known path', async () => {
-    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/batches/batch_x/webhook', '/v1/batches/batch_x/webhook/rotate_secret', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/nowhere');
+    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/batches/batch_x/webhook', '/v1/batches/batch_x/webhook/rotate_secret', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/webhook_endpoints', '/v1/webhook_endpoints/we_x', '/v1/nowhere');
     await run(fc.asyncProperty(fc.constantFrom(...METHODS), path, async (method, p) => check({ method, path: p })));
   });
 

@@ -26,10 +26,10 @@ describe('migrations', () => {
     try {
       const [first, second] = await Promise.all([migrate(a), migrate(b)]);
       const appliedOnce = [...first, ...second].sort();
-      expect(appliedOnce).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql']);
+      expect(appliedOnce).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql']);
       expect(await migrate(a)).toEqual([]);
       const { rows } = await a.query('SELECT name FROM schema_migrations ORDER BY name');
-      expect(rows.map((r) => r.name)).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql']);
+      expect(rows.map((r) => r.name)).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql']);
       const columns = await a.query(
         `SELECT column_name FROM information_schema.columns WHERE table_name = 'webhook_dead_letter' ORDER BY column_name`,
       );
@@ -54,8 +54,45 @@ describe('migrations', () => {
       const { readFile } = await import('node:fs/promises');
       await pool.query(await readFile(new URL('../src/db/migrations/001_batches.sql', import.meta.url), 'utf8'));
       await pool.query(`INSERT INTO schema_migrations (name) VALUES ('001_batches.sql')`);
-      expect(await migrate(pool)).toEqual(['002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql']);
+      expect(await migrate(pool)).toEqual(['002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql']);
       await pool.query(`SELECT id, state, retry_count FROM webhook_dead_letter LIMIT 1`);
+    } finally {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);
+    }
+  });
+
+  it('upgrade a database at 004 without losing a dead-letter entry: existing entries belong to the batch webhook', async () => {
+    const u = new URL(url);
+    const older = `${database}_004`;
+    await admin.query(`CREATE DATABASE ${older}`);
+    u.pathname = `/${older}`;
+    const pool = createPool(u.toString(), 2);
+    try {
+      const { readFile } = await import('node:fs/promises');
+      await pool.query(`CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const name of ['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql']) {
+        await pool.query(await readFile(new URL(`../src/db/migrations/${name}`, import.meta.url), 'utf8'));
+        await pool.query(`INSERT INTO schema_migrations (name) VALUES ($1::text)`, [name]);
+      }
+      const entry = `INSERT INTO webhook_dead_letter (owner, batch_id, event_id, event_type, webhook_url, payload, attempts)
+                     VALUES ('alice', 'batch_1', $1::text, 'completed', 'https://example.com/hook', '{}', 3)`;
+      await pool.query(entry, ['evt_1']);
+      await pool.query(entry, ['evt_2']);
+
+      expect(await migrate(pool)).toEqual(['005_webhook_endpoints.sql']);
+      const { rows } = await pool.query(`SELECT event_id, target, attempts FROM webhook_dead_letter ORDER BY id`);
+      expect(rows).toEqual([
+        { event_id: 'evt_1', target: 'batch_webhook', attempts: 3 },
+        { event_id: 'evt_2', target: 'batch_webhook', attempts: 3 },
+      ]);
+      // One entry per (event, target): an endpoint's entry for the same event fits beside it, a second batch-webhook one does not.
+      await pool.query(
+        `INSERT INTO webhook_dead_letter (owner, batch_id, event_id, event_type, webhook_url, payload, attempts, target)
+         VALUES ('alice', 'batch_1', 'evt_1', 'completed', 'https://example.com/other', '{}', 3, 'we_1')`,
+      );
+      await expect(pool.query(entry, ['evt_1'])).rejects.toThrow(/duplicate key/);
+      await pool.query(`SELECT id, owner, url, secret, events, enabled, max_retries, timeout FROM webhook_endpoints LIMIT 1`);
     } finally {
       await pool.end();
       await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);

@@ -1,7 +1,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { request } from 'undici';
-import { eventTypeName, WEBHOOK_NOT_SENT, type LifecycleEvent, type WebhookSendOutcome } from '../workflows/contracts.js';
+import { eventTypeName, WEBHOOK_NOT_SENT, type DeliveryTarget, type LifecycleEvent, type WebhookSendOutcome } from '../workflows/contracts.js';
 import { parseRetryAfterMs } from '../shared/retry-after.js';
 import { findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { isForbiddenAddressError, validateWebhookUrl } from '../webhooks/url-guard.js';
@@ -36,8 +36,9 @@ type PostResult = DistributiveOmit<WebhookSendOutcome, 'attemptedAt' | 'duration
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
- * One HTTP attempt: POSTs a frozen event to its batch's webhook URL, signed
- * with the batch's secret (or the global one), read from Postgres here so it
+ * One HTTP attempt: POSTs a frozen event to its target's URL (the batch's
+ * webhook or a registered endpoint), signed with the target's secret (a batch
+ * webhook without one: the global one), read from Postgres here so it
  * never enters workflow history. Writes nothing: whatever happens once the
  * request is out comes back as an outcome; only a failure before the request
  * goes out throws (`WebhookNotSent`). A worker stopping mid-request cancels
@@ -45,11 +46,14 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  */
 export async function sendWebhook(
   { pool, config, webhookDispatcher, log }: ActivityDeps,
-  input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number },
+  input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget },
 ): Promise<WebhookSendOutcome> {
-  const event = await findWebhookEventWithTarget(pool, input.eventId).catch((err: unknown) => {
+  const endpointId = input.target?.kind === 'endpoint' ? input.target.endpointId : undefined;
+  const event = await findWebhookEventWithTarget(pool, input.eventId, endpointId).catch((err: unknown) => {
     throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: ${describeError(err, input.timeoutSeconds)}` });
   });
+  // Disabled or deleted since the attempt was logged: not sent; the next check of the target ends the delivery.
+  if (event?.unavailable) throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: the endpoint was ${event.unavailable}` });
   if (!event?.url) throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: 'not sent: the event or its webhook URL is gone' });
 
   const attemptedAt = Date.now();

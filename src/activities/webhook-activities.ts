@@ -1,10 +1,11 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { LifecycleEvent, WebhookAttemptOutcome } from '../workflows/contracts.js';
+import { deadLetterTargetOf, type DeliveryTarget, type EndpointPlan, type LifecycleEvent, type WebhookAttemptOutcome } from '../workflows/contracts.js';
 import { findBatchById } from '../db/batches.js';
 import { finishDeliveryAttempt, listAttemptsOfDelivery, startDeliveryAttempt, type FinishedDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
-import { findWebhookEvent, findWebhookEventWithTarget } from '../db/webhook-events.js';
+import { listSubscribedEndpoints } from '../db/webhook-endpoints.js';
+import { findWebhookEvent, findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
 import { sendWebhook } from './deliver-webhook.js';
@@ -30,17 +31,38 @@ function attemptRecord(deliveryId: string, attempt: number, outcome: WebhookAtte
   };
 }
 
+const endpointIdOf = (target: DeliveryTarget | undefined): string | undefined => (target?.kind === 'endpoint' ? target.endpointId : undefined);
+
+/** Why a delivery to an endpoint cannot go on (the endpoint was disabled or deleted); null when it can. */
+export function targetUnavailable(event: WebhookEventWithTarget, target: DeliveryTarget | undefined): string | null {
+  if (!event.unavailable || target?.kind !== 'endpoint') return null;
+  return `stopped: the endpoint ${target.endpointId} was ${event.unavailable}`;
+}
+
 export function createWebhookActivities(deps: ActivityDeps) {
   const { pool, log } = deps;
 
-  async function prepareWebhookAttempt({ eventId, deliveryId, attempt }: { eventId: string; deliveryId: string; attempt: number }) {
-    const event = await findWebhookEventWithTarget(pool, eventId);
+  async function prepareWebhookAttempt({ eventId, deliveryId, attempt, target }: { eventId: string; deliveryId: string; attempt: number; target?: DeliveryTarget }) {
+    const event = await findWebhookEventWithTarget(pool, eventId, endpointIdOf(target));
     if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${eventId} not found`, nonRetryable: true });
+    const unavailable = targetUnavailable(event, target);
+    if (unavailable) throw ApplicationFailure.create({ type: 'WebhookTargetUnavailable', message: unavailable, nonRetryable: true });
     if (!event.url) throw ApplicationFailure.create({ type: 'WebhookNotConfigured', message: 'the batch has no webhook URL', nonRetryable: true });
     await startDeliveryAttempt(pool, { eventId, deliveryId, attempt, url: event.url });
   }
 
   return {
+    /**
+     * The owner's enabled endpoints that subscribe to `event`, read when the
+     * event happens: the endpoints it fans out to besides the batch's webhook.
+     */
+    async findSubscribedEndpoints({ batchId, event }: { batchId: string; event: LifecycleEvent }): Promise<EndpointPlan[]> {
+      const batch = await findBatchById(pool, batchId);
+      if (!batch) return [];
+      const rows = await listSubscribedEndpoints(pool, batch.owner, event);
+      return rows.map((row) => ({ id: row.id, url: row.url, maxAttempts: row.max_retries, timeoutSeconds: row.timeout }));
+    },
+
     /** Freezes the event's id and body in Postgres; see freezeWebhookEvent. */
     async recordWebhookEvent({ batchId, event, seq }: { batchId: string; event: LifecycleEvent; seq: number }) {
       const batch = await findBatchById(pool, batchId);
@@ -56,7 +78,7 @@ export function createWebhookActivities(deps: ActivityDeps) {
     prepareWebhookAttempt,
 
     /** The POST alone; see sendWebhook. */
-    async sendWebhook(input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number }) {
+    async sendWebhook(input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget }) {
       return sendWebhook(deps, input);
     },
 
@@ -83,13 +105,17 @@ export function createWebhookActivities(deps: ActivityDeps) {
       throw ApplicationFailure.create({ type: 'WebhookDeliveryFailed', message: `attempt ${attempt} failed: ${outcome.error}`, nextRetryDelay: delay });
     },
 
-    /** Writes the event's dead-letter entry, or updates it when a manual retry failed again. */
-    async recordDeadLetter({ eventId, deliveryId, deadLetterId }: { eventId: string; deliveryId: string; deadLetterId?: number }) {
+    /**
+     * Writes the dead-letter entry of the event for this delivery's target, or
+     * updates it when a manual retry failed again. `stoppedBecause` says why a
+     * delivery ended before its attempts ran out (e.g. its endpoint was disabled).
+     */
+    async recordDeadLetter({ eventId, deliveryId, deadLetterId, target, stoppedBecause }: { eventId: string; deliveryId: string; deadLetterId?: number; target?: DeliveryTarget; stoppedBecause?: string }) {
       const event = await findWebhookEvent(pool, eventId);
       if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${eventId} not found`, nonRetryable: true });
       const attempts = await listAttemptsOfDelivery(pool, deliveryId);
       const last = attempts[attempts.length - 1];
-      const errorMessage = last?.error ?? (last?.status_code ? `HTTP ${last.status_code}` : 'delivery failed');
+      const errorMessage = stoppedBecause ?? last?.error ?? (last?.status_code ? `HTTP ${last.status_code}` : 'delivery failed');
       const lastAttemptAt = last?.attempted_at ?? null;
       if (deadLetterId !== undefined) {
         await recordDeadLetterRetryOutcome(pool, deadLetterId, deliveryId, {
@@ -101,20 +127,22 @@ export function createWebhookActivities(deps: ActivityDeps) {
         log.warn({ batchId: event.batch_id, eventId, deliveryId, deadLetterId }, 'webhook retry failed again');
         return { deadLetterId, attempts: attempts.length };
       }
-      const batch = await findBatchById(pool, event.batch_id);
+      const withTarget = await findWebhookEventWithTarget(pool, eventId, endpointIdOf(target));
       const entry = await insertDeadLetterOnce(pool, {
         owner: event.owner,
         batchId: event.batch_id,
         eventId,
         eventType: event.type,
-        webhookUrl: batch?.webhook_url ?? '',
+        target: deadLetterTargetOf(target),
+        // A deleted endpoint has no URL left: the one its last attempt went to.
+        webhookUrl: withTarget?.url ?? last?.url ?? '',
         payload: event.payload,
         errorMessage,
         attempts: attempts.length,
         lastAttemptAt,
         deliveryId,
       });
-      log.warn({ batchId: event.batch_id, eventId, deliveryId, deadLetterId: entry.id }, 'webhook dead-lettered');
+      log.warn({ batchId: event.batch_id, eventId, deliveryId, deadLetterId: entry.id, target: entry.target }, 'webhook dead-lettered');
       return { deadLetterId: entry.id, attempts: entry.attempts };
     },
 

@@ -11,6 +11,7 @@ import { batchesRoutes } from './routes/batches-routes.js';
 import { deadLetterRoutes } from './routes/dead-letter-routes.js';
 import { filesRoutes } from './routes/files-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { webhookEndpointsRoutes } from './routes/webhook-endpoints-routes.js';
 
 /** Seconds a client should wait before retrying a 503 (Postgres or Temporal unreachable, still starting). */
 const RETRY_AFTER_SECONDS = 5;
@@ -32,6 +33,7 @@ export function createApp(deps: ServiceDeps) {
   app.route('/v1/files', filesRoutes(deps));
   app.route('/v1/batches', batchesRoutes(deps));
   app.route('/v1/webhooks/dead-letter', deadLetterRoutes(deps));
+  app.route('/v1/webhook_endpoints', webhookEndpointsRoutes(deps));
 
   const allowedMethods = allowedMethodsOf(app.routes);
   app.notFound((c) => {

@@ -10,6 +10,8 @@ export interface DeadLetterRow {
   batch_id: string;
   event_id: string;
   event_type: string;
+  /** `batch_webhook`, or the id of the endpoint the entry's deliveries go to. */
+  target: string;
   webhook_url: string;
   payload: string;
   error_message: string | null;
@@ -28,11 +30,14 @@ export interface DeadLetterFilter {
   eventType?: string;
   state?: DeadLetterState;
   createdSince?: Date;
+  /** `batch_webhook` or an endpoint id. */
+  target?: string;
 }
 
 /**
- * Puts an event into the queue once its delivery ran out of attempts. Keyed
- * on the event id, so a retried activity never writes two rows.
+ * Puts an event into the queue once its delivery to one target ran out of
+ * attempts. Keyed on (event, target), so a retried activity never writes two
+ * rows, and each target of one event has its own entry.
  */
 export async function insertDeadLetterOnce(
   db: Queryable,
@@ -41,6 +46,7 @@ export async function insertDeadLetterOnce(
     batchId: string;
     eventId: string;
     eventType: string;
+    target: string;
     webhookUrl: string;
     payload: string;
     errorMessage: string;
@@ -52,14 +58,17 @@ export async function insertDeadLetterOnce(
   const inserted = await db.query<DeadLetterRow>(
     `INSERT INTO webhook_dead_letter
        (owner, batch_id, event_id, event_type, webhook_url, payload, error_message, attempts, last_attempt_at,
-        last_delivery_id)
-     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int, $9::timestamptz, $10::text)
-     ON CONFLICT (event_id) DO NOTHING
+        last_delivery_id, target)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int, $9::timestamptz, $10::text, $11::text)
+     ON CONFLICT (event_id, target) DO NOTHING
      RETURNING *`,
-    [d.owner, d.batchId, d.eventId, d.eventType, d.webhookUrl, d.payload, d.errorMessage, d.attempts, d.lastAttemptAt, d.deliveryId],
+    [d.owner, d.batchId, d.eventId, d.eventType, d.webhookUrl, d.payload, d.errorMessage, d.attempts, d.lastAttemptAt, d.deliveryId, d.target],
   );
   if (inserted.rows[0]) return inserted.rows[0];
-  const { rows } = await db.query<DeadLetterRow>(`SELECT * FROM webhook_dead_letter WHERE event_id = $1::text`, [d.eventId]);
+  const { rows } = await db.query<DeadLetterRow>(`SELECT * FROM webhook_dead_letter WHERE event_id = $1::text AND target = $2::text`, [
+    d.eventId,
+    d.target,
+  ]);
   return rows[0]!;
 }
 
@@ -109,9 +118,10 @@ export async function listDeadLetters(
         AND ($3::text IS NULL OR event_type = $3::text)
         AND ($4::text IS NULL OR state = $4::text)
         AND ($5::bigint IS NULL OR id < $5::bigint)
+        AND ($7::text IS NULL OR target = $7::text)
       ORDER BY id DESC
       LIMIT $6::int`,
-    [owner, filter.batchId ?? null, filter.eventType ?? null, filter.state ?? null, page.after ?? null, page.limit],
+    [owner, filter.batchId ?? null, filter.eventType ?? null, filter.state ?? null, page.after ?? null, page.limit, filter.target ?? null],
   );
   return rows;
 }
@@ -128,7 +138,8 @@ export async function deleteDeadLetter(db: Queryable, owner: string, id: number)
  * Claims entries for a manual retry: only entries not already being retried
  * (nor already delivered) move to `retrying`, so two concurrent retries of one
  * entry start one delivery. Each claimed row gets the id of its new delivery
- * workflow in `last_delivery_id`.
+ * workflow in `last_delivery_id`, named after the entry's target as the
+ * batch workflow names deliveries (src/workflows/workflow-ids.ts).
  */
 export async function claimDeadLettersForRetry(
   db: Queryable,
@@ -137,23 +148,25 @@ export async function claimDeadLettersForRetry(
   limit: number,
 ): Promise<DeadLetterRow[]> {
   const { rows } = await db.query<DeadLetterRow>(
-    `WITH target AS (
+    `WITH chosen AS (
        SELECT d.id, e.seq FROM webhook_dead_letter d JOIN webhook_events e ON e.id = d.event_id
         WHERE d.owner = $1::text AND d.state IN ('pending', 'failed')
           AND ($2::bigint IS NULL OR d.id = $2::bigint)
           AND ($3::text IS NULL OR d.batch_id = $3::text)
           AND ($4::text IS NULL OR d.event_type = $4::text)
           AND ($5::timestamptz IS NULL OR d.created_at >= $5::timestamptz)
+          AND ($7::text IS NULL OR d.target = $7::text)
         ORDER BY d.id
         LIMIT $6::int
         FOR UPDATE OF d SKIP LOCKED)
      UPDATE webhook_dead_letter d
         SET state = 'retrying', retried_at = now(), retry_count = d.retry_count + 1, retry_success = NULL,
-            last_delivery_id = 'batch-' || d.batch_id || '/webhook/' || d.event_type || '-' || target.seq
-                               || '/retry-' || (d.retry_count + 1)
-       FROM target WHERE d.id = target.id
+            last_delivery_id = 'batch-' || d.batch_id
+                               || CASE WHEN d.target = 'batch_webhook' THEN '/webhook/' ELSE '/endpoint/' || d.target || '/' END
+                               || d.event_type || '-' || chosen.seq || '/retry-' || (d.retry_count + 1)
+       FROM chosen WHERE d.id = chosen.id
      RETURNING d.*`,
-    [owner, where.id ?? null, where.batchId ?? null, where.eventType ?? null, where.createdSince ?? null, limit],
+    [owner, where.id ?? null, where.batchId ?? null, where.eventType ?? null, where.createdSince ?? null, limit, where.target ?? null],
   );
   return rows;
 }

@@ -38,21 +38,37 @@ export async function findWebhookEvent(db: Queryable, id: string): Promise<Webho
 }
 
 export interface WebhookEventWithTarget extends WebhookEventRow {
-  /** The batch's webhook URL and secret; the secret never leaves the activity that signs. */
+  /** The target's URL and secret; the secret never leaves the activity that signs. */
   url: string | null;
   secret: string | null;
-  /** The secret replaced by a rotation, while its overlap lasts; null otherwise. */
+  /** The secret replaced by a rotation, while its overlap lasts; null otherwise (always for endpoints). */
   previous_secret: string | null;
+  /** `disabled` or `deleted` when an endpoint target can no longer be sent to; null otherwise. */
+  unavailable: 'disabled' | 'deleted' | null;
 }
 
-/** An event with its batch's webhook URL and secrets, in one round trip. */
-export async function findWebhookEventWithTarget(db: Queryable, id: string): Promise<WebhookEventWithTarget | undefined> {
+/**
+ * An event with its target's URL and secrets, in one round trip: the batch's
+ * own webhook, or (with `endpointId`) one of the owner's registered endpoints.
+ */
+export async function findWebhookEventWithTarget(db: Queryable, id: string, endpointId?: string): Promise<WebhookEventWithTarget | undefined> {
+  if (endpointId === undefined) {
+    const { rows } = await db.query<WebhookEventWithTarget>(
+      `SELECT e.*, b.webhook_url AS url, b.webhook_secret AS secret,
+              CASE WHEN b.webhook_previous_secret_expires_at > clock_timestamp() THEN b.webhook_previous_secret END AS previous_secret,
+              NULL::text AS unavailable
+         FROM webhook_events e JOIN batches b ON b.id = e.batch_id
+        WHERE e.id = $1::text`,
+      [id],
+    );
+    return rows[0];
+  }
   const { rows } = await db.query<WebhookEventWithTarget>(
-    `SELECT e.*, b.webhook_url AS url, b.webhook_secret AS secret,
-            CASE WHEN b.webhook_previous_secret_expires_at > clock_timestamp() THEN b.webhook_previous_secret END AS previous_secret
-       FROM webhook_events e JOIN batches b ON b.id = e.batch_id
+    `SELECT e.*, w.url, w.secret, NULL::text AS previous_secret,
+            CASE WHEN w.id IS NULL THEN 'deleted' WHEN NOT w.enabled THEN 'disabled' END AS unavailable
+       FROM webhook_events e LEFT JOIN webhook_endpoints w ON w.id = $2::text AND w.owner = e.owner
       WHERE e.id = $1::text`,
-    [id],
+    [id, endpointId],
   );
   return rows[0];
 }

@@ -68,7 +68,7 @@ async function notChanged(deps: ServiceDeps, owner: string, id: string, message:
 }
 
 /** A new signing secret in the Standard Webhooks form: `whsec_` + canonical base64 of 32 random bytes. */
-function generateWebhookSecret(): string {
+export function generateWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 

@@ -15,7 +15,8 @@ import {
 import { newId } from '../shared/ids.js';
 import { deadLetterBulkRetryWorkflow } from '../workflows/dead-letter-bulk-retry-workflow.js';
 import { deliveryStartOptions } from '../workflows/delivery-start-options.js';
-import type { WebhookDeliveryInput } from '../workflows/contracts.js';
+import type { DeliveryTarget, WebhookDeliveryInput } from '../workflows/contracts.js';
+import { findWebhookEndpoint } from '../db/webhook-endpoints.js';
 import { webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
 import type { ServiceDeps } from './service-deps.js';
 import { unixSeconds } from '../shared/unix-time.js';
@@ -31,6 +32,7 @@ export function toDeadLetterObject(row: DeadLetterRow) {
     batch_id: row.batch_id,
     event_id: row.event_id,
     event_type: eventTypeName(row.event_type as LifecycleEvent),
+    target: row.target,
     webhook_url: row.webhook_url,
     payload: JSON.parse(row.payload) as unknown,
     error_message: row.error_message,
@@ -66,20 +68,35 @@ export async function deleteDeadLetterObject(deps: ServiceDeps, owner: string, i
   return { id, object: 'webhook_dead_letter' as const, deleted: true };
 }
 
-/** The delivery input for retrying an entry, with the job's current webhook settings. */
+/**
+ * The delivery input for retrying an entry: to the same target, with that
+ * target's current settings (a deleted endpoint's retry stops at its first
+ * attempt, and the entry says why).
+ */
 async function retryDelivery(deps: ServiceDeps, row: DeadLetterRow) {
-  const batch = await findBatchById(deps.pool, row.batch_id);
   const { webhook } = deps.config;
+  let settings: { url: string | null; maxRetries: number | null; timeout: number | null };
+  let target: DeliveryTarget;
+  if (row.target === 'batch_webhook') {
+    const batch = await findBatchById(deps.pool, row.batch_id);
+    settings = { url: batch?.webhook_url ?? null, maxRetries: batch?.webhook_max_retries ?? null, timeout: batch?.webhook_timeout ?? null };
+    target = { kind: 'batch_webhook' };
+  } else {
+    const endpoint = await findWebhookEndpoint(deps.pool, row.owner, row.target);
+    settings = { url: endpoint?.url ?? null, maxRetries: endpoint?.max_retries ?? null, timeout: endpoint?.timeout ?? null };
+    target = { kind: 'endpoint', endpointId: row.target };
+  }
   const input: WebhookDeliveryInput = {
     batchId: row.batch_id,
     eventId: row.event_id,
     event: row.event_type,
-    maxAttempts: batch?.webhook_max_retries ?? webhook.defaultMaxRetries,
-    timeoutSeconds: batch?.webhook_timeout ?? webhook.defaultTimeoutSeconds,
+    maxAttempts: settings.maxRetries ?? webhook.defaultMaxRetries,
+    timeoutSeconds: settings.timeout ?? webhook.defaultTimeoutSeconds,
     retry: webhookRetrySettings(webhook),
     deadLetterId: row.id,
+    target,
   };
-  return { workflowId: row.last_delivery_id!, webhookUrl: batch?.webhook_url ?? row.webhook_url, input };
+  return { workflowId: row.last_delivery_id!, webhookUrl: settings.url ?? row.webhook_url, input };
 }
 
 /**

@@ -120,6 +120,26 @@ export interface WebhookRetrySettings {
   maxIntervalSeconds: number;
 }
 
+/**
+ * Whom a delivery is for: the batch's own webhook, or one of the owner's
+ * registered endpoints. Each attempt reads that target's URL and secret from
+ * Postgres, so neither is in the input.
+ */
+export type DeliveryTarget = { kind: 'batch_webhook' } | { kind: 'endpoint'; endpointId: string };
+
+/** How a dead-letter entry names its target: `batch_webhook` or the endpoint's id. */
+export const deadLetterTargetOf = (target: DeliveryTarget | undefined): string =>
+  target?.kind === 'endpoint' ? target.endpointId : 'batch_webhook';
+
+/** A registered endpoint an event fans out to, as the batch workflow needs it: no secret. */
+export interface EndpointPlan {
+  id: string;
+  /** For the delivery's memo, so operators see where it goes. */
+  url: string;
+  maxAttempts: number;
+  timeoutSeconds: number;
+}
+
 export interface WebhookDeliveryInput {
   batchId: string;
   eventId: string;
@@ -132,6 +152,8 @@ export interface WebhookDeliveryInput {
   retry: WebhookRetrySettings;
   /** Set when this delivery is a manual retry of a dead-letter entry. */
   deadLetterId?: number;
+  /** Absent in deliveries started before endpoints existed: those are for the batch's own webhook. */
+  target?: DeliveryTarget;
 }
 
 export type WebhookDeliveryResult =

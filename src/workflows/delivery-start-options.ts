@@ -1,6 +1,6 @@
 import type { SearchAttributePair } from '@temporalio/common';
 import { BATCH_ID_ATTRIBUTE, WEBHOOK_EVENT_TYPE_ATTRIBUTE } from './search-attributes.js';
-import type { WebhookDeliveryInput } from './contracts.js';
+import { deadLetterTargetOf, type WebhookDeliveryInput } from './contracts.js';
 
 /**
  * What every delivery workflow is started with, whoever starts it (the batch
@@ -15,7 +15,7 @@ export function deliveryStartOptions(workflowId: string, webhookUrl: string, inp
   return {
     workflowId,
     args: [input] as [WebhookDeliveryInput],
-    memo: { webhookUrl, eventId: input.eventId },
+    memo: { webhookUrl, eventId: input.eventId, ...(input.target ? { target: deadLetterTargetOf(input.target) } : {}) },
     typedSearchAttributes,
   };
 }

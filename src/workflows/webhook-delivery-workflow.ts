@@ -51,6 +51,8 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   const deliveryId = workflowInfo().workflowId;
   if (!patched(ATTEMPT_LOOP_PATCH)) return deliverWithActivityRetries(input, deliveryId);
   const ids = { eventId: input.eventId, deliveryId };
+  // Which URL and secret each attempt reads; absent for deliveries started before endpoints existed.
+  const target = input.target;
   const { sendWebhook } = proxyActivities<Activities>({
     startToCloseTimeout: `${input.timeoutSeconds + START_TO_CLOSE_MARGIN_SECONDS}s`,
     // Never resent by Temporal: a POST that may have gone out is an attempt, and the workflow decides.
@@ -60,9 +62,9 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   /** One HTTP attempt, logged before and after; `interrupted` when its worker stopped mid-request. */
   async function attempt(n: number): Promise<WebhookAttemptOutcome> {
     for (let pause = 1; ; pause = Math.min(pause * 2, NOT_SENT_MAX_PAUSE_SECONDS)) {
-      await bookkeeping.prepareWebhookAttempt({ ...ids, attempt: n });
+      await bookkeeping.prepareWebhookAttempt({ ...ids, attempt: n, target });
       try {
-        return await sendWebhook({ ...ids, attempt: n, timeoutSeconds: input.timeoutSeconds });
+        return await sendWebhook({ ...ids, attempt: n, timeoutSeconds: input.timeoutSeconds, target });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         if (!(err.cause instanceof ApplicationFailure && err.cause.type === WEBHOOK_NOT_SENT)) return { kind: 'interrupted' };
@@ -71,14 +73,17 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
     }
   }
 
+  // Why the delivery stopped before its attempts ran out (say, its endpoint was disabled); kept on the dead-letter entry.
+  let stoppedBecause: string | undefined;
   for (let n = 1; n <= input.maxAttempts; n++) {
     setCurrentDetails(`attempt ${n} of ${input.maxAttempts}`);
     let outcome: WebhookAttemptOutcome;
     try {
       outcome = await attempt(n);
     } catch (err) {
-      // Only a permanent failure (the event or its URL is gone) ends up here; anything else is a bug to surface.
+      // Only a permanent failure (the event or its target is gone) ends up here; anything else is a bug to surface.
       if (!(err instanceof ActivityFailure)) throw err;
+      stoppedBecause = err.cause?.message;
       break;
     }
     await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome });
@@ -97,7 +102,7 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
     await sleep(`${delay}s`);
   }
   // Dead-lettered only when the HTTP attempts ran out (or can never be made); the entry counts them from the log.
-  const entry = await bookkeeping.recordDeadLetter({ ...ids, deadLetterId: input.deadLetterId });
+  const entry = await bookkeeping.recordDeadLetter({ ...ids, deadLetterId: input.deadLetterId, target, stoppedBecause });
   setCurrentDetails(`dead-lettered after ${entry.attempts} attempts`);
   return { status: 'dead_lettered', deadLetterId: entry.deadLetterId, attempts: entry.attempts };
 }

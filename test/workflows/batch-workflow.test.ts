@@ -54,6 +54,8 @@ function batchActivities(plan: BatchPlan | null, total: number, overrides: Parti
     processRequestRange: async ({ fromLine, toLine }) => ({ saved: toLine - fromLine }),
     finalizeBatch: async () => ({ completed: total, failed: 0 }),
     failBatch: async () => undefined,
+    // The owner has no registered endpoints: events go to the batch's webhook alone.
+    findSubscribedEndpoints: async () => [],
     recordWebhookEvent: async ({ event, seq }) => ({ eventId: `evt_${event}_${seq}` }),
     // Lifecycle events are delivered by child workflows on the same worker; the receiver takes them.
     prepareWebhookAttempt: async () => undefined,

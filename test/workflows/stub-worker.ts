@@ -48,6 +48,7 @@ const ACTIVITY_NAMES = {
   processRequestRange: true,
   finalizeBatch: true,
   failBatch: true,
+  findSubscribedEndpoints: true,
   recordWebhookEvent: true,
   prepareWebhookAttempt: true,
   sendWebhook: true,

@@ -30,6 +30,8 @@ const ListQuery = z.object({
   batch_id: storableText().max(128).optional(),
   event_type: WebhookEventNameSchema.optional(),
   state: z.enum(['pending', 'retrying', 'succeeded', 'failed']).optional(),
+  // `batch_webhook` or an endpoint id (`we_…`): the target the entries belong to.
+  endpoint_id: storableText().max(128).optional(),
 });
 
 const BulkRetryBody = z
@@ -38,6 +40,7 @@ const BulkRetryBody = z
     event_type: WebhookEventNameSchema.optional(),
     // Unix seconds; beyond this a JavaScript Date (and so the query) has no valid value.
     created_since: z.number().int().min(0).max(MAX_UNIX_SECONDS).optional(),
+    endpoint_id: storableText().max(128).optional(),
   })
   .strict();
 
@@ -48,7 +51,7 @@ export function deadLetterRoutes(deps: ServiceDeps) {
       const rows = await listDeadLetterObjects(
         deps,
         c.get('owner'),
-        { batchId: q.batch_id, eventType: q.event_type, state: q.state },
+        { batchId: q.batch_id, eventType: q.event_type, state: q.state, target: q.endpoint_id },
         { limit: q.limit, after: q.after },
       );
       return c.json(toList(rows, q.limit));
@@ -60,6 +63,7 @@ export function deadLetterRoutes(deps: ServiceDeps) {
         batchId: body.batch_id,
         eventType: body.event_type,
         createdSince: body.created_since === undefined ? undefined : new Date(body.created_since * 1000),
+        target: body.endpoint_id,
       });
       return c.json(result, 202);
     })

@@ -1,0 +1,45 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { ServiceDeps } from '../../services/service-deps.js';
+import {
+  createWebhookEndpoint,
+  deleteWebhookEndpointObject,
+  getWebhookEndpoint,
+  listWebhookEndpointObjects,
+  updateWebhookEndpointSettings,
+} from '../../services/webhook-endpoint-service.js';
+import { CreateWebhookEndpointRequestSchema, UpdateWebhookEndpointRequestSchema } from '../../webhooks/webhook-endpoint-request.js';
+import { ApiError } from '../api-error.js';
+import type { AuthVariables } from '../auth.js';
+import { toList } from '../list-shape.js';
+import { parseOrThrow, readJson } from '../validate.js';
+
+/** Endpoint ids are `we_` and base62; anything else names no endpoint, so it is a 404 too. */
+function endpointId(raw: string): string {
+  if (!/^we_[A-Za-z0-9]{1,64}$/.test(raw)) throw ApiError.notFound('webhook endpoint', raw);
+  return raw;
+}
+
+const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z.string().regex(/^we_[A-Za-z0-9]{1,64}$/, 'must be a webhook endpoint id').optional(),
+});
+
+export function webhookEndpointsRoutes(deps: ServiceDeps) {
+  return new Hono<{ Variables: AuthVariables }>()
+    .post('/', async (c) => {
+      const body = parseOrThrow(CreateWebhookEndpointRequestSchema, await readJson(c.req));
+      return c.json(await createWebhookEndpoint(deps, c.get('owner'), body));
+    })
+    .get('/', async (c) => {
+      const q = parseOrThrow(ListQuery, c.req.query());
+      return c.json(toList(await listWebhookEndpointObjects(deps, c.get('owner'), q), q.limit));
+    })
+    .get('/:id', async (c) => c.json(await getWebhookEndpoint(deps, c.get('owner'), endpointId(c.req.param('id')))))
+    .patch('/:id', async (c) => {
+      const id = endpointId(c.req.param('id'));
+      const body = parseOrThrow(UpdateWebhookEndpointRequestSchema, await readJson(c.req));
+      return c.json(await updateWebhookEndpointSettings(deps, c.get('owner'), id, body));
+    })
+    .delete('/:id', async (c) => c.json(await deleteWebhookEndpointObject(deps, c.get('owner'), endpointId(c.req.param('id')))));
+}

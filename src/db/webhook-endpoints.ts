@@ -1,0 +1,109 @@
+import type { Pool, PoolClient } from './pool.js';
+
+type Queryable = Pool | PoolClient;
+
+export interface WebhookEndpointRow {
+  id: string;
+  owner: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  enabled: boolean;
+  max_retries: number;
+  timeout: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Every column but the secret, which only the signing activity reads (findEndpointTarget). */
+const ENDPOINT_COLUMNS = 'id, owner, url, events, description, enabled, max_retries, timeout, created_at, updated_at';
+
+export interface NewWebhookEndpoint {
+  id: string;
+  owner: string;
+  url: string;
+  secret: string;
+  events: string[];
+  description: string | null;
+  enabled: boolean;
+  maxRetries: number;
+  timeout: number;
+}
+
+/** Inserts an endpoint unless the owner already has `maxPerOwner`; undefined when at the limit. */
+export async function insertWebhookEndpoint(db: Queryable, e: NewWebhookEndpoint, maxPerOwner: number): Promise<WebhookEndpointRow | undefined> {
+  const { rows } = await db.query<WebhookEndpointRow>(
+    `INSERT INTO webhook_endpoints (id, owner, url, secret, events, description, enabled, max_retries, timeout)
+     SELECT $1::text, $2::text, $3::text, $4::text, $5::text[], $6::text, $7::bool, $8::int, $9::int
+      WHERE (SELECT count(*) FROM webhook_endpoints WHERE owner = $2::text) < $10::int
+     RETURNING ${ENDPOINT_COLUMNS}`,
+    [e.id, e.owner, e.url, e.secret, e.events, e.description, e.enabled, e.maxRetries, e.timeout, maxPerOwner],
+  );
+  return rows[0];
+}
+
+export async function findWebhookEndpoint(db: Queryable, owner: string, id: string): Promise<WebhookEndpointRow | undefined> {
+  const { rows } = await db.query<WebhookEndpointRow>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1::text AND owner = $2::text`,
+    [id, owner],
+  );
+  return rows[0];
+}
+
+/** An owner's endpoints, newest first, after the endpoint `after` (cursor). */
+export async function listWebhookEndpoints(db: Queryable, owner: string, page: { limit: number; after?: string }): Promise<WebhookEndpointRow[]> {
+  const { rows } = await db.query<WebhookEndpointRow>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints
+      WHERE owner = $1::text
+        AND ($2::text IS NULL OR (created_at, id) <
+             (SELECT created_at, id FROM webhook_endpoints WHERE id = $2::text AND owner = $1::text))
+      ORDER BY created_at DESC, id DESC
+      LIMIT $3::int`,
+    [owner, page.after ?? null, page.limit],
+  );
+  return rows;
+}
+
+export interface WebhookEndpointChanges {
+  url?: string;
+  events?: string[];
+  /** null clears the description. */
+  description?: string | null;
+  enabled?: boolean;
+  maxRetries?: number;
+  timeout?: number;
+}
+
+/** Changes the given fields; fields left undefined keep their value. */
+export async function updateWebhookEndpoint(db: Queryable, owner: string, id: string, c: WebhookEndpointChanges): Promise<WebhookEndpointRow | undefined> {
+  const { rows } = await db.query<WebhookEndpointRow>(
+    `UPDATE webhook_endpoints
+        SET url = COALESCE($3::text, url),
+            events = COALESCE($4::text[], events),
+            description = CASE WHEN $5::bool THEN $6::text ELSE description END,
+            enabled = COALESCE($7::bool, enabled),
+            max_retries = COALESCE($8::int, max_retries),
+            timeout = COALESCE($9::int, timeout),
+            updated_at = clock_timestamp()
+      WHERE id = $1::text AND owner = $2::text
+      RETURNING ${ENDPOINT_COLUMNS}`,
+    [id, owner, c.url ?? null, c.events ?? null, c.description !== undefined, c.description ?? null, c.enabled ?? null, c.maxRetries ?? null, c.timeout ?? null],
+  );
+  return rows[0];
+}
+
+export async function deleteWebhookEndpoint(db: Queryable, owner: string, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(`DELETE FROM webhook_endpoints WHERE id = $1::text AND owner = $2::text`, [id, owner]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** The owner's enabled endpoints that subscribe to `event`, oldest first: the fan-out of one event. */
+export async function listSubscribedEndpoints(db: Queryable, owner: string, event: string): Promise<WebhookEndpointRow[]> {
+  const { rows } = await db.query<WebhookEndpointRow>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints
+      WHERE owner = $1::text AND enabled AND $2::text = ANY (events)
+      ORDER BY created_at, id`,
+    [owner, event],
+  );
+  return rows;
+}
