@@ -101,6 +101,27 @@ describe('record workflow histories', () => {
     }
   });
 
+  it('batch fanned out to its webhook and a registered endpoint', async () => {
+    const receiver = await startWebhookReceiver();
+    const endpointReceiver = await startWebhookReceiver();
+    const created = await h.api('/v1/webhook_endpoints', { method: 'POST', json: { url: endpointReceiver.url } });
+    const endpoint = (await created.json()) as { id: string };
+    expect(created.status).toBe(200);
+    try {
+      const { handle } = await createBatch(chatLines(3), { webhook: { url: receiver.url } });
+      expect(await handle.result()).toBe('completed');
+      await save('batch-completed-with-endpoint-fan-out', 'A 3-request batch with a webhook and one registered endpoint, completed: the event fans out to both (patch webhook-endpoint-fan-out).', handle);
+      const delivery = h.env.client.workflow.getHandle(`${handle.workflowId}/endpoint/${endpoint.id}/completed-1`);
+      expect(await delivery.result()).toMatchObject({ status: 'delivered' });
+      await save('delivery-to-endpoint-delivered', 'The batch.completed delivery to a registered endpoint, answered 200 at once.', delivery);
+    } finally {
+      // Later scenarios record batches of the same owner: they must not fan out to this endpoint.
+      await h.api(`/v1/webhook_endpoints/${endpoint.id}`, { method: 'DELETE' });
+      await receiver.close();
+      await endpointReceiver.close();
+    }
+  });
+
   it('batch cancelled mid-run', async () => {
     const { id, handle } = await createBatch(chatLines(6, (i) => (i >= 2 ? NEVER_ANSWERS : {})));
     await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');
