@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bodyOf, type BatchObject, type FileObject, type ListOf } from './support/api-client.js';
+import { bodyOf, type BatchObject, type FileObject, type ListOf, expectError } from './support/api-client.js';
 import { batchOutcome, deliveryResult } from './support/batches.js';
 import { ALICE_KEY, BOB_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
@@ -11,23 +11,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** Asserts OpenAI's error envelope with exactly these four fields, and returns the error. */
-async function expectError(res: Response, status: number, expected: { param?: string | null; code?: string } = {}) {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = JSON.parse(text);
-  expect(Object.keys(body)).toEqual(['error']);
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
-  expect(body.error.message).toEqual(expect.any(String));
-  expect(body.error.message.length).toBeGreaterThan(0);
-  expect(body.error.type).toBe('invalid_request_error');
-  if ('param' in expected) expect(body.error.param).toBe(expected.param);
-  if (expected.code) expect(body.error.code).toBe(expected.code);
-  return body.error as { message: string; type: string; param: string | null; code: string | null };
-}
-
 
 async function listBatchIds(key?: string) {
   const res = await h.api('/v1/batches?limit=100', { key });

@@ -10,22 +10,10 @@ import { isDatabaseUnavailable } from '../src/db/connection-errors.js';
 import { parseConfig } from '../src/config.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/shared/logger.js';
+import { expectError } from './support/api-client.js';
 
 const KEY = 'sk-hardening-test-key';
 const root = new URL('..', import.meta.url).pathname;
-
-/** Asserts OpenAI's error envelope and returns the error. */
-async function expectError(res: Response, status: number, expected: { param?: string | null; code?: string } = {}) {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = JSON.parse(text);
-  expect(Object.keys(body)).toEqual(['error']);
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
-  if ('param' in expected) expect(body.error.param).toBe(expected.param);
-  if (expected.code) expect(body.error.code).toBe(expected.code);
-  return body.error as { message: string; type: string; param: string | null; code: string | null };
-}
 
 /**
  * The API alone (no Temporal: the routes used here never reach it) in its own

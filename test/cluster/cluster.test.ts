@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTable } from '../faults/support/report.js';
-import type { ScenarioResult } from '../faults/support/scenario-run.js';
+import { runScenarioRecorded, type ScenarioResult } from '../faults/support/scenario-run.js';
 import { baseline, postgresMidBatch, type Scenario, temporalMidBatch, workerFinalizing, workerInProgress, workerMidDelivery, workerValidating } from './scenarios.js';
 import { CLUSTER_RESULTS_DIR, writeClusterResults } from './support/cluster-report.js';
 import { API_PROCESSES, ClusterStack, say, WORKER_PROCESSES } from './support/cluster-stack.js';
@@ -47,26 +47,8 @@ describe.sequential('cluster', () => {
 
   for (const [name, run] of SCENARIOS) {
     it(name, async () => {
-      say(`--- ${name}`);
-      let result: ScenarioResult;
-      try {
-        result = await run(stack!);
-      } catch (err) {
-        result = {
-          scenario: name,
-          fault: '',
-          phase_hit: null,
-          recovery: { from_to: '', seconds: null },
-          upstream: { custom_ids: 0, requests: 0, resent: 0 },
-          webhooks: { events: 0, receipts: 0, resent: 0 },
-          passed: false,
-          checks: [{ name: 'scenario ran to the end', ok: false, detail: (err as Error).stack ?? String(err) }],
-          notes: [],
-        };
-        await stack!.ensureRunning().catch(() => undefined);
-      }
+      const result = await runScenarioRecorded(name, run, stack!, say);
       results.push(result);
-      for (const c of result.checks) say(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
       expect(result.checks.filter((c) => !c.ok)).toEqual([]);
     });
   }

@@ -6,7 +6,7 @@ import { temporalMidBatch } from './scenarios/temporal-faults.js';
 import { workerInFinalizing, workerInProgress, workerInValidating, workerMidDelivery } from './scenarios/worker-faults.js';
 import { FaultStack, say } from './support/fault-stack.js';
 import { formatTable, RESULTS_DIR, writeResults } from './support/report.js';
-import type { ScenarioResult } from './support/scenario-run.js';
+import { runScenarioRecorded, type ScenarioResult } from './support/scenario-run.js';
 
 /**
  * Fault injection against real processes: the API and worker entry points,
@@ -50,27 +50,8 @@ describe.sequential('fault injection', () => {
 
   for (const [name, run] of SCENARIOS) {
     it(name, async () => {
-      say(`--- ${name}`);
-      let result: ScenarioResult;
-      try {
-        result = await run(stack!);
-      } catch (err) {
-        result = {
-          scenario: name,
-          fault: '',
-          phase_hit: null,
-          recovery: { from_to: '', seconds: null },
-          upstream: { custom_ids: 0, requests: 0, resent: 0 },
-          webhooks: { events: 0, receipts: 0, resent: 0 },
-          passed: false,
-          checks: [{ name: 'scenario ran to the end', ok: false, detail: (err as Error).stack ?? String(err) }],
-          notes: [],
-        };
-        // The next scenario needs a whole stack again.
-        await stack!.ensureRunning().catch(() => undefined);
-      }
+      const result = await runScenarioRecorded(name, run, stack!, say);
       results.push(result);
-      for (const c of result.checks) say(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
       expect(result.checks.filter((c) => !c.ok)).toEqual([]);
     });
   }

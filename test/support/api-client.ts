@@ -50,3 +50,22 @@ export const listDeadLetters = (h: Api, query = '', key?: string) =>
 
 export const listDeliveryAttempts = (h: Api, batchId: string, query = '') =>
   call<ListOf<DeliveryAttempt>>(h, `/v1/batches/${batchId}/webhook_deliveries${query}`);
+
+/**
+ * Asserts OpenAI's error envelope with exactly its four fields, a message, the
+ * type that goes with the status, and the expected param and code; returns the error.
+ */
+export async function expectError(res: Response, status: number, expected: { param?: string | null; code?: string } = {}) {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  const body = JSON.parse(text) as ErrorBody;
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(body.error.message).toEqual(expect.any(String));
+  expect(body.error.message.length).toBeGreaterThan(0);
+  expect(body.error.type).toBe(status >= 500 ? 'server_error' : 'invalid_request_error');
+  if ('param' in expected) expect(body.error.param).toBe(expected.param);
+  if (expected.code) expect(body.error.code).toBe(expected.code);
+  return body.error;
+}

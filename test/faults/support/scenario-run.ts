@@ -243,3 +243,37 @@ function lastError(tail: string): string {
 export async function waitForPhase(timeoutMs: number, everyMs: number, probe: () => Promise<boolean>): Promise<boolean> {
   return (await poll(timeoutMs, everyMs, async () => ((await probe()) ? true : undefined))) ?? false;
 }
+
+/**
+ * Runs one scenario and always returns its result: a scenario that throws is
+ * a failed result carrying the stack, and the stack of servers is brought back
+ * whole for the next scenario. Each check is logged with `say`.
+ */
+export async function runScenarioRecorded<S extends { ensureRunning(): Promise<unknown> }>(
+  name: string,
+  run: (stack: S) => Promise<ScenarioResult>,
+  stack: S,
+  say: (line: string) => void,
+): Promise<ScenarioResult> {
+  say(`--- ${name}`);
+  let result: ScenarioResult;
+  try {
+    result = await run(stack);
+  } catch (err) {
+    result = {
+      scenario: name,
+      fault: '',
+      phase_hit: null,
+      recovery: { from_to: '', seconds: null },
+      upstream: { custom_ids: 0, requests: 0, resent: 0 },
+      webhooks: { events: 0, receipts: 0, resent: 0 },
+      passed: false,
+      checks: [{ name: 'scenario ran to the end', ok: false, detail: (err as Error).stack ?? String(err) }],
+      notes: [],
+    };
+    // The next scenario needs a whole stack again.
+    await stack.ensureRunning().catch(() => undefined);
+  }
+  for (const c of result.checks) say(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
+  return result;
+}
