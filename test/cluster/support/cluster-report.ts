@@ -7,10 +7,15 @@ import type { ScenarioResult } from '../../faults/support/scenario-run.js';
 
 export const CLUSTER_RESULTS_DIR = path.join(REPO_ROOT, 'test', 'cluster', 'results');
 
-/** latest.json when every scenario ran; a filtered run (`-t`) writes partial.json instead. */
+/**
+ * `npm run test:cluster` (CLUSTER_RESULTS=record) writes latest.json, the committed
+ * figures, when every scenario ran, and partial.json for a filtered run (`-t`). Inside
+ * `npm test` the same run goes to last-run.json (ignored by git), so the tree stays clean.
+ */
 export async function writeClusterResults(results: readonly ScenarioResult[], complete: boolean, startedAt: Date, setup: Record<string, unknown>): Promise<string> {
   await mkdir(CLUSTER_RESULTS_DIR, { recursive: true });
-  const file = path.join(CLUSTER_RESULTS_DIR, complete ? 'latest.json' : 'partial.json');
+  const recorded = process.env.CLUSTER_RESULTS === 'record';
+  const file = path.join(CLUSTER_RESULTS_DIR, !recorded ? 'last-run.json' : complete ? 'latest.json' : 'partial.json');
   let commit: string | null = null;
   try {
     commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
