@@ -108,6 +108,31 @@ describe('start-up with a dependency that is not up yet', () => {
     expect(api.hasExited()).toBe(false);
   });
 
+  it('a worker waits for Postgres, applies the migrations when it answers, and starts', async () => {
+    const pgPort = await findFreePort();
+    const env = await devServer(await findFreePort());
+    cleanups.push(() => env.teardown());
+    const echo = await startEchoServer({});
+    cleanups.push(() => echo.stop());
+    const worker = spawn('src/worker/main.ts', {
+      LOG_LEVEL: 'info',
+      DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${pgPort}/late_worker_db`,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_TASK_QUEUE: `startup-pg-${pgPort}`,
+      UPSTREAM_BASE_URL: echo.url,
+    });
+    await worker.waitForLine((l) => l.includes('apply database migrations') && l.includes('not yet'), 60_000, 'a retry line for Postgres');
+
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'late-pg-'));
+    await chmod(dir, 0o755);
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort, database: 'late_worker_db', log: () => undefined });
+    cleanups.push(() => postgres.stop());
+
+    await worker.waitForLine((l) => l.includes('"msg":"worker started"'), 120_000, 'the worker to start');
+    expect(worker.hasExited()).toBe(false);
+  });
+
   it('a worker waits for Temporal, then for its namespace, registers the search attributes and runs batches', async () => {
     const temporalPort = await findFreePort();
     const echo = await startEchoServer({});
