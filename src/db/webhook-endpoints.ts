@@ -97,6 +97,30 @@ export async function deleteWebhookEndpoint(db: Queryable, owner: string, id: st
   return (rowCount ?? 0) > 0;
 }
 
+/**
+ * Replaces the endpoint's secret and keeps the one it replaces signing for
+ * `overlapSeconds` (a rotation during an overlap drops the oldest at once).
+ */
+export async function rotateWebhookEndpointSecret(
+  db: Queryable,
+  owner: string,
+  id: string,
+  secret: string,
+  overlapSeconds: number,
+): Promise<(WebhookEndpointRow & { previous_secret_expires_at: Date }) | undefined> {
+  const { rows } = await db.query<WebhookEndpointRow & { previous_secret_expires_at: Date }>(
+    `UPDATE webhook_endpoints SET
+        previous_secret = secret,
+        previous_secret_expires_at = clock_timestamp() + make_interval(secs => $4::int),
+        secret = $3::text,
+        updated_at = clock_timestamp()
+      WHERE id = $1::text AND owner = $2::text
+      RETURNING ${ENDPOINT_COLUMNS}, previous_secret_expires_at`,
+    [id, owner, secret, overlapSeconds],
+  );
+  return rows[0];
+}
+
 /** The owner's enabled endpoints that subscribe to `event`, oldest first: the fan-out of one event. */
 export async function listSubscribedEndpoints(db: Queryable, owner: string, event: string): Promise<WebhookEndpointRow[]> {
   const { rows } = await db.query<WebhookEndpointRow>(

@@ -41,7 +41,7 @@ export interface WebhookEventWithTarget extends WebhookEventRow {
   /** The target's URL and secret; the secret never leaves the activity that signs. */
   url: string | null;
   secret: string | null;
-  /** The secret replaced by a rotation, while its overlap lasts; null otherwise (always for endpoints). */
+  /** The secret replaced by a rotation, while its overlap lasts; null otherwise. */
   previous_secret: string | null;
   /** `disabled` or `deleted` when an endpoint target can no longer be sent to; null otherwise. */
   unavailable: 'disabled' | 'deleted' | null;
@@ -64,7 +64,8 @@ export async function findWebhookEventWithTarget(db: Queryable, id: string, endp
     return rows[0];
   }
   const { rows } = await db.query<WebhookEventWithTarget>(
-    `SELECT e.*, w.url, w.secret, NULL::text AS previous_secret,
+    `SELECT e.*, w.url, w.secret,
+            CASE WHEN w.previous_secret_expires_at > clock_timestamp() THEN w.previous_secret END AS previous_secret,
             CASE WHEN w.id IS NULL THEN 'deleted' WHEN NOT w.enabled THEN 'disabled' END AS unavailable
        FROM webhook_events e LEFT JOIN webhook_endpoints w ON w.id = $2::text AND w.owner = e.owner
       WHERE e.id = $1::text`,

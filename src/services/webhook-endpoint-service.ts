@@ -3,11 +3,13 @@ import {
   findWebhookEndpoint,
   insertWebhookEndpoint,
   listWebhookEndpoints,
+  rotateWebhookEndpointSecret,
   updateWebhookEndpoint,
   type WebhookEndpointRow,
 } from '../db/webhook-endpoints.js';
 import { newId } from '../shared/ids.js';
 import { unixSeconds } from '../shared/unix-time.js';
+import type { RotateWebhookSecretRequest } from '../batches/create-batch-request.js';
 import type { CreateWebhookEndpointRequest, UpdateWebhookEndpointRequest } from '../webhooks/webhook-endpoint-request.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../workflows/contracts.js';
 import { assertWebhookUrl } from './batch-service.js';
@@ -102,4 +104,18 @@ export async function deleteWebhookEndpointObject(deps: ServiceDeps, owner: stri
   if (!(await deleteWebhookEndpoint(deps.pool, owner, id))) throw ServiceError.notFound('webhook endpoint', id);
   deps.log.info({ endpointId: id, owner }, 'webhook endpoint deleted');
   return { id, object: 'webhook_endpoint' as const, deleted: true };
+}
+
+/**
+ * Replaces the endpoint's secret with `body.secret`, else a generated one, and
+ * keeps signing with the one it replaces for WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS,
+ * as batch webhooks do. The answer is the only place the new secret is ever shown.
+ */
+export async function rotateWebhookEndpointSecretOf(deps: ServiceDeps, owner: string, id: string, body: RotateWebhookSecretRequest) {
+  const secret = body.secret ?? generateWebhookSecret();
+  const overlapSeconds = deps.config.webhook.secretRotationOverlapSeconds;
+  const row = await rotateWebhookEndpointSecret(deps.pool, owner, id, secret, overlapSeconds);
+  if (!row) throw ServiceError.notFound('webhook endpoint', id);
+  deps.log.info({ endpointId: id, owner, overlapSeconds }, 'webhook endpoint secret rotated');
+  return { ...toWebhookEndpointObject(row), secret, previous_secret_expires_at: unixSeconds(row.previous_secret_expires_at)! };
 }

@@ -6,13 +6,15 @@ import {
   deleteWebhookEndpointObject,
   getWebhookEndpoint,
   listWebhookEndpointObjects,
+  rotateWebhookEndpointSecretOf,
   updateWebhookEndpointSettings,
 } from '../../services/webhook-endpoint-service.js';
+import { RotateWebhookSecretRequestSchema } from '../../batches/create-batch-request.js';
 import { CreateWebhookEndpointRequestSchema, UpdateWebhookEndpointRequestSchema } from '../../webhooks/webhook-endpoint-request.js';
 import { ApiError } from '../api-error.js';
 import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
-import { parseOrThrow, readJson } from '../validate.js';
+import { parseOrThrow, readJson, readOptionalJson } from '../validate.js';
 
 /** Endpoint ids are `we_` and base62; anything else names no endpoint, so it is a 404 too. */
 function endpointId(raw: string): string {
@@ -41,5 +43,10 @@ export function webhookEndpointsRoutes(deps: ServiceDeps) {
       const body = parseOrThrow(UpdateWebhookEndpointRequestSchema, await readJson(c.req));
       return c.json(await updateWebhookEndpointSettings(deps, c.get('owner'), id, body));
     })
-    .delete('/:id', async (c) => c.json(await deleteWebhookEndpointObject(deps, c.get('owner'), endpointId(c.req.param('id')))));
+    .delete('/:id', async (c) => c.json(await deleteWebhookEndpointObject(deps, c.get('owner'), endpointId(c.req.param('id')))))
+    .post('/:id/rotate_secret', async (c) => {
+      const id = endpointId(c.req.param('id'));
+      const body = parseOrThrow(RotateWebhookSecretRequestSchema, await readOptionalJson(c.req));
+      return c.json(await rotateWebhookEndpointSecretOf(deps, c.get('owner'), id, body));
+    });
 }

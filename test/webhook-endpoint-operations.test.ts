@@ -1,0 +1,126 @@
+import { Webhook } from 'standardwebhooks';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
+import type { WebhookDeliveryResult } from '../src/workflows/contracts.js';
+import { endpointDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
+import { bodyOf, call, errorOf, type DeadLetterEntry } from './support/api-client.js';
+import { createBatch, deadLetterIdOf } from './support/batches.js';
+import { BOB_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
+import { startWebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.js';
+
+// A harness per test, as in webhook-endpoints.test.ts: abandoned child deliveries can stop time-skipping.
+let h: Harness;
+beforeEach(async () => {
+  // Ten seconds between attempts, on the real clock while no test awaits a workflow's result.
+  h = await startHarness({ WEBHOOK_RETRY_INITIAL_SECONDS: '10' });
+});
+afterEach(async () => {
+  await h?.close();
+});
+
+const OLD_SECRET = 'whsec_b2xkLWVuZHBvaW50LXNlY3JldC1mb3Itcm90YXRpb24=';
+const NEW_SECRET = 'whsec_bmV3LWVuZHBvaW50LXNlY3JldC1mb3Itcm90YXRpb24=';
+
+interface EndpointObject {
+  id: string;
+  url: string;
+  enabled: boolean;
+  disabled_reason?: string | null;
+  secret?: string;
+}
+type Rotated = EndpointObject & { secret: string; previous_secret_expires_at: number };
+
+const createEndpoint = (json: Record<string, unknown>) => call<EndpointObject & { secret: string }>(h, '/v1/webhook_endpoints', { method: 'POST', json });
+const rotate = (id: string, json?: unknown, key?: string) => h.api(`/v1/webhook_endpoints/${id}/rotate_secret`, { method: 'POST', json, key });
+const endpointDelivery = (batchId: string, endpointId: string, event = 'completed'): Promise<WebhookDeliveryResult> =>
+  h.env.client.workflow.getHandle(endpointDeliveryWorkflowId(batchId, endpointId, event, 1)).result();
+
+/** Whether the delivery verifies with `secret`: our verifier on each header, and the standardwebhooks library. */
+function verifies(hit: ReceivedWebhook, secret: string): boolean[] {
+  const headers = hit.headers as Record<string, string>;
+  const { 'webhook-signature': _standard, ...seedOnly } = headers;
+  const attempt = (verify: () => unknown) => {
+    try {
+      verify();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return [
+    attempt(() => verifyWebhookSignature({ payload: hit.body, headers, secret })),
+    attempt(() => verifyWebhookSignature({ payload: hit.body, headers: seedOnly, secret })),
+    attempt(() => new Webhook(secret).verify(hit.body, headers)),
+  ];
+}
+
+async function retryDeadLetter(id: number): Promise<WebhookDeliveryResult> {
+  const res = await h.api(`/v1/webhooks/dead-letter/${id}/retry`, { method: 'POST' });
+  expect(res.status).toBe(202);
+  return h.env.client.workflow.getHandle((await bodyOf<DeadLetterEntry>(res)).delivery_workflow_id!).result();
+}
+
+describe('POST /v1/webhook_endpoints/{id}/rotate_secret', () => {
+  it('signs with the new and the old secret during the overlap, then with the new one only', async () => {
+    let up = false;
+    let firstHit!: (hit: ReceivedWebhook) => void;
+    const first = new Promise<ReceivedWebhook>((resolve) => (firstHit = resolve));
+    const hook = await startWebhookReceiver((n, hit) => {
+      if (n === 1) firstHit(hit);
+      return { status: up ? 200 : 500 };
+    });
+    const endpoint = await createEndpoint({ url: hook.url, secret: OLD_SECRET, max_retries: 2 });
+    const batch = await createBatch(h, chatLines(1));
+    expect(verifies(await first, OLD_SECRET)).toEqual([true, true, true]);
+
+    const res = await rotate(endpoint.id);
+    expect(res.status).toBe(200);
+    const rotated = await bodyOf<Rotated>(res);
+    expect(rotated).toMatchObject({ id: endpoint.id, object: 'webhook_endpoint', url: hook.url, enabled: true });
+    const fresh = rotated.secret;
+    expect(fresh).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    const overlap = rotated.previous_secret_expires_at - Math.floor(Date.now() / 1000);
+    expect(overlap).toBeGreaterThan(86_400 - 60);
+    expect(overlap).toBeLessThanOrEqual(86_400);
+
+    // The next attempt of the delivery under way carries both signatures, the new one first.
+    const result = await endpointDelivery(batch.id, endpoint.id);
+    expect(result).toMatchObject({ status: 'dead_lettered', attempts: 2 });
+    const second = hook.received[1]!;
+    expect(second.headers['webhook-id']).toBe(hook.received[0]!.headers['webhook-id']);
+    expect(String(second.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(verifies(second, fresh)).toEqual([true, true, true]);
+    expect(verifies(second, OLD_SECRET)).toEqual([true, true, true]);
+    expect(verifies(second, NEW_SECRET)).toEqual([false, false, false]);
+    // Shown once: not in the endpoint, the list, nor the dead-letter queue.
+    for (const path of [`/v1/webhook_endpoints/${endpoint.id}`, '/v1/webhook_endpoints', '/v1/webhooks/dead-letter']) {
+      expect(await (await h.api(path)).text()).not.toContain(fresh);
+    }
+
+    // A chosen secret, then the overlap ends (as it would after WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS).
+    expect((await bodyOf<Rotated>(await rotate(endpoint.id, { secret: NEW_SECRET }))).secret).toBe(NEW_SECRET);
+    await h.pool.query(`UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second' WHERE id = $1::text`, [endpoint.id]);
+    up = true;
+    expect(await retryDeadLetter(deadLetterIdOf(result))).toMatchObject({ status: 'delivered' });
+    const last = hook.received[2]!;
+    expect(verifies(last, NEW_SECRET)).toEqual([true, true, true]);
+    expect(verifies(last, fresh)).toEqual([false, false, false]);
+    expect(verifies(last, OLD_SECRET)).toEqual([false, false, false]);
+    await hook.close();
+  });
+
+  it("validates its optional body and is 404 for another owner's or an unknown endpoint", async () => {
+    const endpoint = await createEndpoint({ url: 'http://127.0.0.1:9/hook' });
+    expect((await rotate(endpoint.id, { secret: '' })).status).toBe(400);
+    expect((await rotate(endpoint.id, { secret: 'x'.repeat(129) })).status).toBe(400);
+    expect((await rotate(endpoint.id, { other: 1 })).status).toBe(400);
+    const res = await rotate(endpoint.id, undefined, BOB_KEY);
+    expect(res.status).toBe(404);
+    expect(await errorOf(res)).toMatchObject({ code: 'not_found' });
+    expect((await rotate('we_unknown')).status).toBe(404);
+    expect((await rotate('not-an-id')).status).toBe(404);
+    // Bob's attempt changed nothing: the secret is still the one from creation.
+    const { rows } = await h.pool.query(`SELECT secret = $2::text AS same FROM webhook_endpoints WHERE id = $1::text`, [endpoint.id, endpoint.secret]);
+    expect(rows[0].same).toBe(true);
+  });
+});
