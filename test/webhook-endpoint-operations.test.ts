@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../src/webhooks/verify-webhook-signature.js';
 import type { WebhookDeliveryResult } from '../src/workflows/contracts.js';
 import { endpointDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
-import { bodyOf, call, errorOf, type DeadLetterEntry } from './support/api-client.js';
-import { createBatch, deadLetterIdOf } from './support/batches.js';
+import { bodyOf, call, errorOf, listDeadLetters, type DeadLetterEntry } from './support/api-client.js';
+import { batchOutcome, createBatch, deadLetterIdOf } from './support/batches.js';
 import { BOB_KEY, chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { startWebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver.js';
 
@@ -122,5 +122,39 @@ describe('POST /v1/webhook_endpoints/{id}/rotate_secret', () => {
     // Bob's attempt changed nothing: the secret is still the one from creation.
     const { rows } = await h.pool.query(`SELECT secret = $2::text AS same FROM webhook_endpoints WHERE id = $1::text`, [endpoint.id, endpoint.secret]);
     expect(rows[0].same).toBe(true);
+  });
+});
+
+describe('an endpoint that answers 410 Gone', () => {
+  it('is disabled with the reason, its event dead-lettered; enabled again, the entry can be retried', async () => {
+    let gone = true;
+    const hook = await startWebhookReceiver(() => ({ status: gone ? 410 : 204 }));
+    const endpoint = await createEndpoint({ url: hook.url, max_retries: 5 });
+    const batch = await createBatch(h, chatLines(1));
+    expect(await batchOutcome(h, batch.id)).toBe('completed');
+
+    const result = await endpointDelivery(batch.id, endpoint.id);
+    expect(result).toMatchObject({ status: 'dead_lettered', attempts: 1 });
+    expect(hook.received).toHaveLength(1);
+    const [entry] = (await listDeadLetters(h, `?endpoint_id=${endpoint.id}`)).data;
+    expect(entry).toMatchObject({ id: deadLetterIdOf(result), target: endpoint.id, attempts: 1, error_message: 'HTTP 410 Gone: the receiver asked for no more deliveries' });
+
+    const disabled = await call<EndpointObject>(h, `/v1/webhook_endpoints/${endpoint.id}`);
+    expect(disabled.enabled).toBe(false);
+    expect(disabled.disabled_reason).toMatch(/^410 Gone on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    // Disabled: a later batch sends it nothing.
+    expect(await batchOutcome(h, (await createBatch(h, chatLines(1))).id)).toBe('completed');
+    expect(hook.received).toHaveLength(1);
+
+    // Enabled again by its owner: the reason goes, and the dead-lettered event can be sent.
+    gone = false;
+    const enabled = await call<EndpointObject>(h, `/v1/webhook_endpoints/${endpoint.id}`, { method: 'PATCH', json: { enabled: true } });
+    expect(enabled).toMatchObject({ enabled: true, disabled_reason: null });
+    expect(await retryDeadLetter(entry!.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(hook.received).toHaveLength(2);
+    expect(hook.received[1]!.headers['webhook-id']).toBe(hook.received[0]!.headers['webhook-id']);
+    // Disabled by its owner: no reason.
+    expect(await call<EndpointObject>(h, `/v1/webhook_endpoints/${endpoint.id}`, { method: 'PATCH', json: { enabled: false } })).toMatchObject({ enabled: false, disabled_reason: null });
+    await hook.close();
   });
 });

@@ -4,7 +4,7 @@ import { deadLetterTargetOf, type DeliveryTarget, type EndpointPlan, type Lifecy
 import { findBatchById } from '../db/batches.js';
 import { finishDeliveryAttempt, listAttemptsOfDelivery, startDeliveryAttempt, type FinishedDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
-import { listSubscribedEndpoints } from '../db/webhook-endpoints.js';
+import { disableWebhookEndpoint, listSubscribedEndpoints } from '../db/webhook-endpoints.js';
 import { findWebhookEvent, findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
@@ -82,9 +82,19 @@ export function createWebhookActivities(deps: ActivityDeps) {
       return sendWebhook(deps, input);
     },
 
-    /** Finishes a started attempt with what it came to; idempotent. */
-    async recordWebhookAttemptOutcome({ deliveryId, attempt, outcome }: { deliveryId: string; attempt: number; outcome: WebhookAttemptOutcome }) {
+    /**
+     * Finishes a started attempt with what it came to; idempotent. A 410 Gone
+     * from an endpoint disables it here too (Standard Webhooks: the receiver
+     * wants no more), so its other deliveries stop at their next attempt.
+     * `target` is absent in deliveries started before it was passed.
+     */
+    async recordWebhookAttemptOutcome({ deliveryId, attempt, outcome, target }: { deliveryId: string; attempt: number; outcome: WebhookAttemptOutcome; target?: DeliveryTarget }) {
       await finishDeliveryAttempt(pool, attemptRecord(deliveryId, attempt, outcome));
+      const endpointId = endpointIdOf(target);
+      if (outcome.kind !== 'gone' || endpointId === undefined) return;
+      const reason = `410 Gone on ${new Date(outcome.attemptedAt).toISOString()}`;
+      const disabled = await disableWebhookEndpoint(pool, endpointId, reason);
+      if (disabled) log.warn({ endpointId, owner: disabled.owner, deliveryId, attempt, reason }, 'webhook endpoint disabled: it answered 410 Gone');
     },
 
     /**

@@ -9,6 +9,8 @@ export interface WebhookEndpointRow {
   events: string[];
   description: string | null;
   enabled: boolean;
+  /** Set when the service disabled the endpoint (a 410 Gone); cleared when its owner enables or disables it. */
+  disabled_reason: string | null;
   max_retries: number;
   timeout: number;
   created_at: Date;
@@ -16,7 +18,7 @@ export interface WebhookEndpointRow {
 }
 
 /** Every column but the secret, which only the signing activity reads (findEndpointTarget). */
-const ENDPOINT_COLUMNS = 'id, owner, url, events, description, enabled, max_retries, timeout, created_at, updated_at';
+const ENDPOINT_COLUMNS = 'id, owner, url, events, description, enabled, disabled_reason, max_retries, timeout, created_at, updated_at';
 
 export interface NewWebhookEndpoint {
   id: string;
@@ -82,6 +84,7 @@ export async function updateWebhookEndpoint(db: Queryable, owner: string, id: st
             events = COALESCE($4::text[], events),
             description = CASE WHEN $5::bool THEN $6::text ELSE description END,
             enabled = COALESCE($7::bool, enabled),
+            disabled_reason = CASE WHEN $7::bool IS NULL THEN disabled_reason END,
             max_retries = COALESCE($8::int, max_retries),
             timeout = COALESCE($9::int, timeout),
             updated_at = clock_timestamp()
@@ -117,6 +120,20 @@ export async function rotateWebhookEndpointSecret(
       WHERE id = $1::text AND owner = $2::text
       RETURNING ${ENDPOINT_COLUMNS}, previous_secret_expires_at`,
     [id, owner, secret, overlapSeconds],
+  );
+  return rows[0];
+}
+
+/**
+ * Disables an enabled endpoint and says why; undefined when it is already
+ * disabled (or gone), so a repeat changes nothing and keeps the first reason.
+ */
+export async function disableWebhookEndpoint(db: Queryable, id: string, reason: string): Promise<WebhookEndpointRow | undefined> {
+  const { rows } = await db.query<WebhookEndpointRow>(
+    `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2::text, updated_at = clock_timestamp()
+      WHERE id = $1::text AND enabled
+      RETURNING ${ENDPOINT_COLUMNS}`,
+    [id, reason],
   );
   return rows[0];
 }

@@ -33,6 +33,7 @@ export function toWebhookEndpointObject(row: WebhookEndpointRow) {
     events: row.events,
     description: row.description,
     enabled: row.enabled,
+    disabled_reason: row.disabled_reason,
     max_retries: row.max_retries,
     timeout: row.timeout,
     created_at: unixSeconds(row.created_at)!,

@@ -86,7 +86,7 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
       stoppedBecause = err.cause?.message;
       break;
     }
-    await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome });
+    await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome, target });
     if (outcome.kind === 'delivered') {
       if (input.deadLetterId !== undefined) {
         await bookkeeping.recordDeadLetterRetrySuccess({ deadLetterId: input.deadLetterId, deliveryId });
