@@ -180,6 +180,7 @@ const idRoutes: [string, string, () => string, string[]][] = [
   ['PATCH', '/v1/webhook_endpoints/{id}', () => someEndpointId, []],
   ['DELETE', '/v1/webhook_endpoints/{id}', () => 'we_never', []],
   ['POST', '/v1/webhook_endpoints/{id}/rotate_secret', () => someEndpointId, []],
+  ['POST', '/v1/webhook_endpoints/{id}/test', () => someEndpointId, []],
 ];
 
 const listRoutes: [string, string[]][] = [
@@ -315,7 +316,7 @@ describe('fuzzing every route', () => {
   });
 
   it('any method on any known path', async () => {
-    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/batches/batch_x/webhook', '/v1/batches/batch_x/webhook/rotate_secret', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/webhook_endpoints', '/v1/webhook_endpoints/we_x', '/v1/webhook_endpoints/we_x/rotate_secret', '/v1/nowhere');
+    const path = fc.constantFrom('/v1/files', '/v1/files/file-x', '/v1/files/file-x/content', '/v1/batches', '/v1/batches/batch_x', '/v1/batches/batch_x/cancel', '/v1/batches/batch_x/webhook', '/v1/batches/batch_x/webhook/rotate_secret', '/v1/webhooks/dead-letter', '/v1/webhooks/dead-letter/retry', '/v1/webhooks/dead-letter/1', '/v1/webhook_endpoints', '/v1/webhook_endpoints/we_x', '/v1/webhook_endpoints/we_x/rotate_secret', '/v1/webhook_endpoints/we_x/test', '/v1/nowhere');
     await run(fc.asyncProperty(fc.constantFrom(...METHODS), path, async (method, p) => check({ method, path: p })));
   });
 

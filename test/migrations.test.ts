@@ -26,10 +26,10 @@ describe('migrations', () => {
     try {
       const [first, second] = await Promise.all([migrate(a), migrate(b)]);
       const appliedOnce = [...first, ...second].sort();
-      expect(appliedOnce).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql']);
+      expect(appliedOnce).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
       expect(await migrate(a)).toEqual([]);
       const { rows } = await a.query('SELECT name FROM schema_migrations ORDER BY name');
-      expect(rows.map((r) => r.name)).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql']);
+      expect(rows.map((r) => r.name)).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
       const columns = await a.query(
         `SELECT column_name FROM information_schema.columns WHERE table_name = 'webhook_dead_letter' ORDER BY column_name`,
       );
@@ -54,7 +54,7 @@ describe('migrations', () => {
       const { readFile } = await import('node:fs/promises');
       await pool.query(await readFile(new URL('../src/db/migrations/001_batches.sql', import.meta.url), 'utf8'));
       await pool.query(`INSERT INTO schema_migrations (name) VALUES ('001_batches.sql')`);
-      expect(await migrate(pool)).toEqual(['002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql']);
+      expect(await migrate(pool)).toEqual(['002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
       await pool.query(`SELECT id, state, retry_count FROM webhook_dead_letter LIMIT 1`);
     } finally {
       await pool.end();
@@ -80,7 +80,7 @@ describe('migrations', () => {
       await pool.query(entry, ['evt_1']);
       await pool.query(entry, ['evt_2']);
 
-      expect(await migrate(pool)).toEqual(['005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql']);
+      expect(await migrate(pool)).toEqual(['005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
       const { rows } = await pool.query(`SELECT event_id, target, attempts FROM webhook_dead_letter ORDER BY id`);
       expect(rows).toEqual([
         { event_id: 'evt_1', target: 'batch_webhook', attempts: 3 },

@@ -158,3 +158,51 @@ describe('an endpoint that answers 410 Gone', () => {
     await hook.close();
   });
 });
+
+describe('POST /v1/webhook_endpoints/{id}/test', () => {
+  interface TestAnswer {
+    object: string;
+    endpoint_id: string;
+    event_id: string;
+    delivery_id: string;
+    status: string;
+    status_code: number | null;
+    error: string | null;
+  }
+  const sendTest = (id: string, key?: string) => h.api(`/v1/webhook_endpoints/${id}/test`, { method: 'POST', key });
+
+  it('sends a signed webhook.test event once, logs the attempt, and answers with the outcome', async () => {
+    let up = true;
+    const hook = await startWebhookReceiver(() => ({ status: up ? 200 : 500 }));
+    const endpoint = await createEndpoint({ url: hook.url, secret: OLD_SECRET });
+
+    const ok = await bodyOf<TestAnswer>(await sendTest(endpoint.id));
+    expect(ok).toMatchObject({ object: 'webhook_endpoint.test', endpoint_id: endpoint.id, status: 'delivered', status_code: 200, error: null });
+    expect(hook.received).toHaveLength(1);
+    const hit = hook.received[0]!;
+    expect(hit.headers['webhook-id']).toBe(ok.event_id);
+    expect(JSON.parse(hit.body)).toMatchObject({ id: ok.event_id, object: 'event', type: 'webhook.test', data: { endpoint_id: endpoint.id } });
+    expect(verifies(hit, OLD_SECRET)).toEqual([true, true, true]);
+    const { rows } = await h.pool.query(`SELECT attempt, url, success, status_code FROM webhook_delivery_attempts WHERE delivery_id = $1::text`, [ok.delivery_id]);
+    expect(rows).toEqual([{ attempt: 1, url: hook.url, success: true, status_code: 200 }]);
+
+    // A failure is answered, not retried, and never dead-lettered.
+    up = false;
+    expect(await bodyOf<TestAnswer>(await sendTest(endpoint.id))).toMatchObject({ status: 'failed', status_code: 500, error: 'HTTP 500' });
+    expect(hook.received).toHaveLength(2);
+    expect((await listDeadLetters(h)).data).toEqual([]);
+
+    // Disabled: nothing is sent.
+    await call(h, `/v1/webhook_endpoints/${endpoint.id}`, { method: 'PATCH', json: { enabled: false } });
+    expect(await bodyOf<TestAnswer>(await sendTest(endpoint.id))).toMatchObject({ status: 'not_sent', status_code: null });
+    expect(hook.received).toHaveLength(2);
+    await hook.close();
+  });
+
+  it("is 404 for another owner's or an unknown endpoint", async () => {
+    const endpoint = await createEndpoint({ url: 'http://127.0.0.1:9/hook' });
+    expect((await sendTest(endpoint.id, BOB_KEY)).status).toBe(404);
+    expect((await sendTest('we_unknown')).status).toBe(404);
+    expect((await sendTest('not-an-id')).status).toBe(404);
+  });
+});

@@ -123,6 +123,9 @@ export function createWebhookActivities(deps: ActivityDeps) {
     async recordDeadLetter({ eventId, deliveryId, deadLetterId, target, stoppedBecause }: { eventId: string; deliveryId: string; deadLetterId?: number; target?: DeliveryTarget; stoppedBecause?: string }) {
       const event = await findWebhookEvent(pool, eventId);
       if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${eventId} not found`, nonRetryable: true });
+      // A test event belongs to no batch and is never dead-lettered (webhookTestWorkflow does not call this).
+      if (event.batch_id === null) throw ApplicationFailure.create({ type: 'WebhookTestEvent', message: `event ${eventId} is a test event`, nonRetryable: true });
+      const batchId = event.batch_id;
       const attempts = await listAttemptsOfDelivery(pool, deliveryId);
       const last = attempts[attempts.length - 1];
       const errorMessage = stoppedBecause ?? last?.error ?? (last?.status_code ? `HTTP ${last.status_code}` : 'delivery failed');
@@ -140,7 +143,7 @@ export function createWebhookActivities(deps: ActivityDeps) {
       const withTarget = await findWebhookEventWithTarget(pool, eventId, endpointIdOf(target));
       const entry = await insertDeadLetterOnce(pool, {
         owner: event.owner,
-        batchId: event.batch_id,
+        batchId,
         eventId,
         eventType: event.type,
         target: deadLetterTargetOf(target),

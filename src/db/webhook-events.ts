@@ -5,7 +5,8 @@ type Queryable = Pool | PoolClient;
 export interface WebhookEventRow {
   id: string;
   owner: string;
-  batch_id: string;
+  /** Null for a test event, which belongs to no batch. */
+  batch_id: string | null;
   type: string;
   seq: number;
   payload: string;
@@ -30,6 +31,17 @@ export async function insertWebhookEventOnce(
     [e.batchId, e.type, e.seq],
   );
   return existing.rows[0]!;
+}
+
+/** Stores a test event: no batch, so it is never in a batch's attempt log or the dead-letter queue. */
+export async function insertTestWebhookEvent(db: Queryable, e: { id: string; owner: string; type: string; payload: string }): Promise<WebhookEventRow> {
+  const { rows } = await db.query<WebhookEventRow>(
+    `INSERT INTO webhook_events (id, owner, batch_id, type, seq, payload)
+     VALUES ($1::text, $2::text, NULL, $3::text, 0, $4::text)
+     RETURNING *`,
+    [e.id, e.owner, e.type, e.payload],
+  );
+  return rows[0]!;
 }
 
 export async function findWebhookEvent(db: Queryable, id: string): Promise<WebhookEventRow | undefined> {

@@ -192,3 +192,17 @@ export interface DeadLetterBulkRetryInput {
   deliveries: { workflowId: string; webhookUrl: string; input: WebhookDeliveryInput }[];
   perSecond: number;
 }
+
+// ── Endpoint test event ─────────────────────────────────────────────────────
+
+/** The `type` of the event `POST /v1/webhook_endpoints/{id}/test` sends. */
+export const TEST_EVENT_TYPE = 'webhook.test';
+
+export interface WebhookTestInput {
+  eventId: string;
+  endpointId: string;
+  timeoutSeconds: number;
+}
+
+/** `not_sent`: the endpoint was disabled or deleted before the request could go out. */
+export type WebhookTestResult = { status: 'delivered' | 'failed' | 'not_sent'; statusCode: number | null; error: string | null };

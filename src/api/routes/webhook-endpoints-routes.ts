@@ -10,6 +10,7 @@ import {
   updateWebhookEndpointSettings,
 } from '../../services/webhook-endpoint-service.js';
 import { RotateWebhookSecretRequestSchema } from '../../batches/create-batch-request.js';
+import { sendTestEvent } from '../../services/webhook-endpoint-test-service.js';
 import { CreateWebhookEndpointRequestSchema, UpdateWebhookEndpointRequestSchema } from '../../webhooks/webhook-endpoint-request.js';
 import { ApiError } from '../api-error.js';
 import type { AuthVariables } from '../auth.js';
@@ -48,5 +49,6 @@ export function webhookEndpointsRoutes(deps: ServiceDeps) {
       const id = endpointId(c.req.param('id'));
       const body = parseOrThrow(RotateWebhookSecretRequestSchema, await readOptionalJson(c.req));
       return c.json(await rotateWebhookEndpointSecretOf(deps, c.get('owner'), id, body));
-    });
+    })
+    .post('/:id/test', async (c) => c.json(await sendTestEvent(deps, c.get('owner'), endpointId(c.req.param('id')))));
 }
