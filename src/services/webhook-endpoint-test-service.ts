@@ -2,6 +2,7 @@ import { findWebhookEndpoint } from '../db/webhook-endpoints.js';
 import { insertTestWebhookEvent } from '../db/webhook-events.js';
 import { newId } from '../shared/ids.js';
 import { TEST_EVENT_TYPE, type WebhookTestResult } from '../workflows/contracts.js';
+import { webhookTestWorkflow } from '../workflows/webhook-test-workflow.js';
 import type { ServiceDeps } from './service-deps.js';
 import { ServiceError } from './service-error.js';
 
@@ -23,7 +24,7 @@ export async function sendTestEvent(deps: ServiceDeps, owner: string, id: string
   let result: WebhookTestResult;
   try {
     result = await deps.temporal.connection.withDeadline(Date.now() + endpoint.timeout * 1000 + ANSWER_MARGIN_MS, () =>
-      deps.temporal.workflow.execute('webhookTestWorkflow', {
+      deps.temporal.workflow.execute(webhookTestWorkflow, {
         workflowId: deliveryId,
         taskQueue: deps.config.temporal.taskQueue,
         args: [{ eventId, endpointId: id, timeoutSeconds: endpoint.timeout }],

@@ -122,6 +122,21 @@ describe('record workflow histories', () => {
     }
   });
 
+  it('test event sent to a registered endpoint', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const created = await h.api('/v1/webhook_endpoints', { method: 'POST', json: { url: receiver.url } });
+      const endpoint = (await created.json()) as { id: string };
+      const sent = (await (await h.api(`/v1/webhook_endpoints/${endpoint.id}/test`, { method: 'POST' })).json()) as { delivery_id: string; status: string };
+      expect(sent.status).toBe('delivered');
+      await save('endpoint-test-event', 'A webhook.test event sent to a registered endpoint (webhookTestWorkflow), delivered.', h.env.client.workflow.getHandle(sent.delivery_id));
+      // Later scenarios expect no endpoint of this owner.
+      await h.api(`/v1/webhook_endpoints/${endpoint.id}`, { method: 'DELETE' });
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('batch cancelled mid-run', async () => {
     const { id, handle } = await createBatch(chatLines(6, (i) => (i >= 2 ? NEVER_ANSWERS : {})));
     await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');
