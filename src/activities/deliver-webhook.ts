@@ -1,7 +1,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { request } from 'undici';
-import { eventTypeName, TEST_EVENT_TYPE, WEBHOOK_NOT_SENT, type DeliveryTarget, type LifecycleEvent, type WebhookSendOutcome } from '../workflows/contracts.js';
+import { endpointIdOf, eventTypeName, TEST_EVENT_TYPE, WEBHOOK_NOT_SENT, type DeliveryTarget, type LifecycleEvent, type WebhookSendOutcome } from '../workflows/contracts.js';
 import { parseRetryAfterMs } from '../shared/retry-after.js';
 import { findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { isForbiddenAddressError, validateWebhookUrl } from '../webhooks/url-guard.js';
@@ -48,8 +48,7 @@ export async function sendWebhook(
   { pool, config, webhookDispatcher, log }: ActivityDeps,
   input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget },
 ): Promise<WebhookSendOutcome> {
-  const endpointId = input.target?.kind === 'endpoint' ? input.target.endpointId : undefined;
-  const event = await findWebhookEventWithTarget(pool, input.eventId, endpointId).catch((err: unknown) => {
+  const event = await findWebhookEventWithTarget(pool, input.eventId, endpointIdOf(input.target)).catch((err: unknown) => {
     throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: ${describeError(err, input.timeoutSeconds)}` });
   });
   // Disabled or deleted since the attempt was logged: not sent; the next check of the target ends the delivery.

@@ -1,6 +1,6 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { deadLetterTargetOf, type DeliveryTarget, type EndpointPlan, type LifecycleEvent, type WebhookAttemptOutcome } from '../workflows/contracts.js';
+import { deadLetterTargetOf, endpointIdOf, type DeliveryTarget, type EndpointPlan, type LifecycleEvent, type WebhookAttemptOutcome } from '../workflows/contracts.js';
 import { findBatchById } from '../db/batches.js';
 import { finishDeliveryAttempt, listAttemptsOfDelivery, startDeliveryAttempt, type FinishedDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
@@ -10,7 +10,6 @@ import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
 import { sendWebhook } from './deliver-webhook.js';
 
-/** An attempt's outcome as the workflow records it: what the POST came to, or `interrupted`. */
 /** The error an attempt shows when its worker stopped mid-request. */
 export const INTERRUPTED_ATTEMPT_ERROR = 'interrupted';
 
@@ -30,8 +29,6 @@ function attemptRecord(deliveryId: string, attempt: number, outcome: WebhookAtte
     success: outcome.kind === 'delivered',
   };
 }
-
-const endpointIdOf = (target: DeliveryTarget | undefined): string | undefined => (target?.kind === 'endpoint' ? target.endpointId : undefined);
 
 /** Why a delivery to an endpoint cannot go on (the endpoint was disabled or deleted); null when it can. */
 export function targetUnavailable(event: WebhookEventWithTarget, target: DeliveryTarget | undefined): string | null {

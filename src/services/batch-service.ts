@@ -22,9 +22,9 @@ import { cancelBatchSignal } from '../workflows/contracts.js';
 import { BATCH_ID_ATTRIBUTE } from '../workflows/search-attributes.js';
 import { batchWorkflowId } from '../workflows/workflow-ids.js';
 import type { ServiceDeps } from './service-deps.js';
+import { withTemporalDeadline } from './temporal-call.js';
 
 const COMPLETION_WINDOW_MS = 24 * 60 * 60 * 1000;
-const TEMPORAL_CALL_DEADLINE_MS = 10_000;
 
 /** Refuses a webhook URL the service would never deliver to (see url-guard.ts); `param` names the field. */
 export async function assertWebhookUrl(deps: ServiceDeps, url: string, param: string): Promise<void> {
@@ -109,8 +109,7 @@ export async function createBatch(
 
 async function startBatchWorkflow(deps: ServiceDeps, id: string): Promise<void> {
   try {
-    // While Temporal is unreachable the call would wait for it; the user gets a 503 instead.
-    await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () =>
+    await withTemporalDeadline(deps, () =>
       deps.temporal.workflow.start(batchWorkflow, {
         taskQueue: deps.config.temporal.taskQueue,
         workflowId: batchWorkflowId(id),
@@ -149,7 +148,7 @@ export async function cancelBatch(deps: ServiceDeps, owner: string, id: string):
   }
   // Signal first: if Temporal cannot be reached nothing changes and the user may retry.
   try {
-    await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () =>
+    await withTemporalDeadline(deps, () =>
       deps.temporal.workflow.getHandle(batchWorkflowId(id)).signal(cancelBatchSignal),
     );
   } catch (err) {

@@ -9,8 +9,8 @@ import { assertWebhookUrl } from './batch-service.js';
 import type { ServiceDeps } from './service-deps.js';
 import { ServiceError } from './service-error.js';
 import { unixSeconds } from '../shared/unix-time.js';
+import { withTemporalDeadline } from './temporal-call.js';
 
-const TEMPORAL_CALL_DEADLINE_MS = 10_000;
 const FINAL_STATUSES = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
 /**
@@ -46,7 +46,7 @@ async function tellRunningBatch(deps: ServiceDeps, row: BatchRow): Promise<void>
     timeoutSeconds: row.webhook_timeout ?? deps.config.webhook.defaultTimeoutSeconds,
   };
   try {
-    await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () =>
+    await withTemporalDeadline(deps, () =>
       deps.temporal.workflow.getHandle(batchWorkflowId(row.id)).signal(webhookSettingsSignal, settings),
     );
   } catch (err) {

@@ -127,9 +127,12 @@ export interface WebhookRetrySettings {
  */
 export type DeliveryTarget = { kind: 'batch_webhook' } | { kind: 'endpoint'; endpointId: string };
 
+/** The endpoint a delivery serves; undefined for the batch's own webhook (and deliveries from before targets). */
+export const endpointIdOf = (target: DeliveryTarget | undefined): string | undefined =>
+  target?.kind === 'endpoint' ? target.endpointId : undefined;
+
 /** How a dead-letter entry names its target: `batch_webhook` or the endpoint's id. */
-export const deadLetterTargetOf = (target: DeliveryTarget | undefined): string =>
-  target?.kind === 'endpoint' ? target.endpointId : 'batch_webhook';
+export const deadLetterTargetOf = (target: DeliveryTarget | undefined): string => endpointIdOf(target) ?? 'batch_webhook';
 
 /** A registered endpoint an event fans out to, as the batch workflow needs it: no secret. */
 export interface EndpointPlan {
