@@ -74,6 +74,8 @@ const EnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('batch-jobs'),
   TEMPORAL_UI_PORT: int(1, 65535).default(8233),
+  // Where people open the Temporal Web UI; the console links each batch and delivery there.
+  TEMPORAL_UI_URL: httpUrl.optional(),
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_TEST_SERVER_PATH: z.string().optional(),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
@@ -135,6 +137,8 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.TEMPORAL_TASK_QUEUE,
     uiPort: e.TEMPORAL_UI_PORT,
+    /** Unset: the console shows workflow ids without links (`npm start` sets its dev server's UI). */
+    uiUrl: e.TEMPORAL_UI_URL,
     cliPath: e.TEMPORAL_CLI_PATH,
     testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
     // Prebuilt workflow bundle (`npm run build:workflows`); unset means bundle at start-up.

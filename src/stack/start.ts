@@ -91,7 +91,12 @@ if (!upstreamUrl) {
   notes.push(`UPSTREAM_BASE_URL is unset: requests go to the built-in echo demo model at ${echo.url} (it echoes prompts; it is not a language model)`);
 }
 
-const config = { ...baseConfig, databaseUrl, temporal: { ...baseConfig.temporal, address: temporalAddress } };
+const config = {
+  ...baseConfig,
+  databaseUrl,
+  // The console links workflows to this UI: TEMPORAL_UI_URL if set, else the dev server's.
+  temporal: { ...baseConfig.temporal, address: temporalAddress, uiUrl: baseConfig.temporal.uiUrl ?? uiUrl },
+};
 if (!config.webhook.secret) notes.push('WEBHOOK_SECRET is unset: webhooks without their own secret are delivered unsigned');
 const pool = createPool(databaseUrl, config.databasePoolSize);
 // Like the separate entry points: serve at once, apply migrations as soon as Postgres answers,
