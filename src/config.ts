@@ -65,6 +65,10 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0, 65535).default(4080),
+  // Prometheus: the worker serves GET /metrics on METRICS_PORT (unset: none); when METRICS_TOKEN is set,
+  // the API's and the worker's /metrics require it as a bearer token.
+  METRICS_PORT: int(0, 65535).optional(),
+  METRICS_TOKEN: z.string().min(16).max(256).optional(),
   API_KEYS: apiKeys.optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
@@ -124,6 +128,10 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     const missing = e.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH';
     ctx.addIssue({ code: 'custom', path: [missing], message: 'mTLS needs both TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH' });
   }
+  // `npm start` runs the API and a worker in one process: one port cannot serve both.
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT' });
+  }
 }).transform((e) => ({
   logLevel: e.LOG_LEVEL,
   host: e.HOST,
@@ -132,6 +140,12 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
   databaseUrl: e.DATABASE_URL,
   databasePoolSize: e.DATABASE_POOL_SIZE,
   dataDir: e.DATA_DIR,
+  metrics: {
+    /** Where a worker serves /metrics; undefined: it serves none. 0 picks a free port. */
+    port: e.METRICS_PORT,
+    /** Bearer token /metrics requires (API and worker); undefined: open, for a private network. */
+    token: e.METRICS_TOKEN,
+  },
   temporal: {
     address: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Logger } from '../shared/logger.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 
@@ -12,4 +13,6 @@ export interface ActivityDeps {
   webhookDispatcher: Dispatcher;
   config: Config;
   log: Logger;
+  /** The worker's Prometheus metrics; absent (tests, tools), nothing is recorded. */
+  metrics?: WorkerMetrics;
 }

@@ -45,7 +45,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * it and the activity fails, so the workflow records the attempt as interrupted.
  */
 export async function sendWebhook(
-  { pool, config, webhookDispatcher, log }: ActivityDeps,
+  { pool, config, webhookDispatcher, log, metrics }: ActivityDeps,
   input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget },
 ): Promise<WebhookSendOutcome> {
   const event = await findWebhookEventWithTarget(pool, input.eventId, endpointIdOf(input.target)).catch((err: unknown) => {
@@ -61,8 +61,12 @@ export async function sendWebhook(
   const outcome: WebhookSendOutcome = { ...result, attemptedAt, durationMs: Math.round(performance.now() - started) };
 
   const logFields = { batchId: event.batch_id, eventId: event.id, deliveryId: input.deliveryId, attempt: input.attempt, statusCode: outcome.statusCode };
-  if (outcome.kind === 'delivered') log.info(logFields, 'webhook delivered');
-  else log.warn({ ...logFields, error: outcome.error }, 'webhook attempt failed');
+  if (outcome.kind === 'delivered') {
+    log.info(logFields, 'webhook delivered');
+    // Only here is the event's creation time at hand (the row read above); attempts are counted by the worker's interceptor.
+    const target = input.target?.kind === 'endpoint' ? 'endpoint' : 'batch_webhook';
+    metrics?.eventDelivered({ target, seconds: (attemptedAt + outcome.durationMs - event.created_at.getTime()) / 1000 });
+  } else log.warn({ ...logFields, error: outcome.error }, 'webhook attempt failed');
   return outcome;
 }
 

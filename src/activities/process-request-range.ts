@@ -43,7 +43,7 @@ export function resultLine(customId: string, result: UpstreamResult): FinishedRe
  * neither loses nor repeats output lines. Returns how many results this attempt saved.
  */
 export async function processRequestRange(
-  { pool, upstream, log }: ActivityDeps,
+  { pool, upstream, log, metrics }: ActivityDeps,
   { batchId, endpoint, fromLine, toLine }: { batchId: string; endpoint: string; fromLine: number; toLine: number },
 ): Promise<{ saved: number }> {
   const ctx = Context.current();
@@ -111,6 +111,7 @@ export async function processRequestRange(
           }
           return;
         }
+        metrics?.requestFinished({ endpoint, body: request.body, ok: result.ok });
         buffer.push({
           line: request.line,
           state: result.ok ? 'completed' : 'failed',

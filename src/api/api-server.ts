@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { ServiceDeps } from '../services/service-deps.js';
+import { createApiMetrics } from '../metrics/api-metrics.js';
 import type { Logger } from '../shared/logger.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { createApp } from './app.js';
@@ -21,7 +22,7 @@ export async function startApiServer(config: ApiServerConfig, pool: Pool, log: L
     channelArgs: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 5_000 },
   });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ pool, temporal, config, log, startup });
+  const app = createApp({ pool, temporal, config, log, startup, metrics: createApiMetrics({ pool, log }) });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
   });

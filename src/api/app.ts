@@ -6,11 +6,13 @@ import { ServiceError } from '../services/service-error.js';
 import { ApiError } from './api-error.js';
 import { bearerAuth, type AuthVariables } from './auth.js';
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
+import { httpMetrics } from '../metrics/http-metrics.js';
 import { jsonBodyLimit, storableUrlText } from './request-guards.js';
 import { batchesRoutes } from './routes/batches-routes.js';
 import { deadLetterRoutes } from './routes/dead-letter-routes.js';
 import { filesRoutes } from './routes/files-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
 import { webhookEndpointsRoutes } from './routes/webhook-endpoints-routes.js';
 
 /** Seconds a client should wait before retrying a 503 (Postgres or Temporal unreachable, still starting). */
@@ -19,6 +21,11 @@ const RETRY_AFTER_SECONDS = 5;
 /** The HTTP API. Tests call `app.request()` on it or serve it on a port. */
 export function createApp(deps: ServiceDeps) {
   const app = new Hono<{ Variables: AuthVariables }>();
+  if (deps.metrics) {
+    // First, so that it times and counts every answer; /metrics sits outside /v1 and its API keys.
+    app.use('*', httpMetrics(deps.metrics));
+    app.route('/', metricsRoutes({ registry: deps.metrics.registry, token: deps.config.metrics.token }));
+  }
   app.route('/', healthRoutes(deps));
   app.use('/v1/*', bearerAuth(deps.config.apiKeys), storableUrlText, jsonBodyLimit);
   if (deps.startup) {

@@ -7,6 +7,7 @@ import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
 import { createLogger } from '../shared/logger.js';
 import { retryUntilDone } from '../shared/retry-until-done.js';
 import { startEchoServer } from '../upstream/echo-server.js';
+import { startWorkerMetrics } from '../worker/worker-metrics-server.js';
 import { startWorkerRuntime } from '../worker/worker-runtime.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -99,6 +100,9 @@ const config = {
 };
 if (!config.webhook.secret) notes.push('WEBHOOK_SECRET is unset: webhooks without their own secret are delivered unsigned');
 const pool = createPool(databaseUrl, config.databasePoolSize);
+// The API serves its own /metrics; the worker's are on METRICS_PORT when it is set.
+const workerMetrics = await startWorkerMetrics({ host: config.host, ...config.metrics });
+if (workerMetrics) stops.push(() => workerMetrics.stop());
 // Like the separate entry points: serve at once, apply migrations as soon as Postgres answers,
 // and let the worker join once it can (it waits for Temporal and the namespace itself).
 let schemaReady = false;
@@ -106,7 +110,7 @@ let worker: ReturnType<typeof startWorkerRuntime> | undefined;
 let stopping = false;
 void retryUntilDone('apply database migrations', () => migrate(pool), log).then(() => {
   schemaReady = true;
-  if (!stopping) worker = startWorkerRuntime(config, pool, log, upstreamUrl);
+  if (!stopping) worker = startWorkerRuntime(config, pool, log, upstreamUrl, workerMetrics?.metrics);
 });
 const api = await startApiServer(config, pool, log, { schemaReady: () => schemaReady });
 
@@ -117,6 +121,7 @@ process.stdout.write(
     `  Batch API      http://${shown}:${api.port}/v1   (Authorization: Bearer <key>)`,
     `  Temporal UI    ${uiUrl ?? '(external cluster at ' + temporalAddress + ')'}`,
     `  Temporal gRPC  ${temporalAddress}`,
+    `  Metrics        http://${shown}:${api.port}/metrics${workerMetrics ? ` (API), http://${shown}:${workerMetrics.port}/metrics (worker)` : ''}`,
     ...notes.map((n) => `  note: ${n}`),
     '',
   ].join('\n') + '\n',

@@ -31,6 +31,25 @@ export interface UpstreamClientOptions {
   /** Use this dispatcher instead of an owned pool; `close()` then leaves it open. */
   dispatcher?: Dispatcher;
   logger?: Pick<Logger, 'debug'>;
+  /** Told about every attempt and retry (the worker's metrics); the client works the same without one. */
+  observer?: UpstreamObserver;
+}
+
+/** What one HTTP attempt came to, in a few words fit for a metric label. */
+export type UpstreamAttemptOutcome =
+  | 'success'
+  | 'rate_limited'
+  | 'client_error'
+  | 'server_error'
+  | 'unexpected_status'
+  | 'timeout'
+  | 'connection_error';
+
+export interface UpstreamObserver {
+  /** An attempt got its answer (or none) after `seconds`, not counting the wait for a slot. */
+  attemptFinished(path: string, outcome: UpstreamAttemptOutcome, seconds: number): void;
+  /** A failed attempt is followed by another. */
+  retryScheduled(path: string, reason: UpstreamAttemptOutcome): void;
 }
 
 export interface UpstreamRequest {
@@ -168,12 +187,15 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       if (req.signal?.aborted) throw abortError(req.signal);
       await slots.acquire(req.signal);
       let outcome: AttemptOutcome;
+      const started = performance.now();
       try {
         outcome = await attempt(req);
       } finally {
         // Released before any backoff sleep so waiting retries do not hold a slot.
         slots.release();
       }
+      const observed = attemptOutcomeOf(outcome);
+      options.observer?.attemptFinished(req.path, observed, (performance.now() - started) / 1000);
 
       const requestId = outcome.kind === 'response' ? (outcome.requestId ?? req.requestId) : req.requestId;
       if (outcome.kind === 'response' && outcome.statusCode >= 200 && outcome.statusCode < 300) {
@@ -181,6 +203,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       }
       const retryable = outcome.kind === 'failure' || isRetryableStatus(outcome.statusCode);
       if (!retryable || n >= maxAttempts || closed) return failureResult(outcome, requestId, n);
+      options.observer?.retryScheduled(req.path, observed);
 
       const retryAfter = outcome.kind === 'response' ? outcome.retryAfter : undefined;
       const delay = retryDelayMs(n, retryAfter, options.retryBaseMs, options.retryMaxMs, Math.random);
@@ -208,6 +231,17 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
 type AttemptOutcome =
   | { kind: 'response'; statusCode: number; requestId: string | undefined; retryAfter: string | undefined; body: unknown }
   | { kind: 'failure'; code: 'timeout' | 'connection_error'; message: string };
+
+/** An attempt's outcome as a metric label. */
+function attemptOutcomeOf(outcome: AttemptOutcome): UpstreamAttemptOutcome {
+  if (outcome.kind === 'failure') return outcome.code;
+  const status = outcome.statusCode;
+  if (status >= 200 && status < 300) return 'success';
+  if (status === 429) return 'rate_limited';
+  if (status >= 400 && status < 500) return 'client_error';
+  if (status >= 500 && status < 600) return 'server_error';
+  return 'unexpected_status';
+}
 
 function failureResult(outcome: AttemptOutcome, requestId: string | undefined, attempts: number): UpstreamResult {
   const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;

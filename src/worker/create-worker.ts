@@ -1,5 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { activityMetricsInterceptor } from './activity-metrics-interceptor.js';
 import { bundleWorkflows } from './bundle-workflows.js';
 
 export interface BatchWorkerOptions {
@@ -25,6 +26,7 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Worke
     activities: createActivities(opts.deps),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
+    ...(opts.deps.metrics ? { interceptors: { activity: [activityMetricsInterceptor(opts.deps.metrics)] } } : {}),
     // Chunk activities mostly wait on the upstream client, whose own semaphore bounds the real concurrency.
     maxConcurrentActivityTaskExecutions: 64,
   });

@@ -4,6 +4,7 @@ import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
 import { createLogger } from '../shared/logger.js';
 import { retryUntilDone } from '../shared/retry-until-done.js';
+import { startWorkerMetrics } from './worker-metrics-server.js';
 import { startWorkerRuntime } from './worker-runtime.js';
 
 /**
@@ -16,6 +17,9 @@ const log = createLogger(config.logLevel, 'worker');
 exitOnFatalError(log);
 if (!config.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhooks without their own secret are delivered unsigned');
 const pool = createPool(config.databaseUrl, config.databasePoolSize);
+// Served from the start, so a worker still waiting for Postgres or Temporal is already scraped.
+const metrics = await startWorkerMetrics({ host: config.host, ...config.metrics });
+if (metrics) log.info({ port: metrics.port }, 'worker metrics at /metrics');
 const stopping = new AbortController();
 let runtime: ReturnType<typeof startWorkerRuntime> | undefined;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -31,8 +35,9 @@ const migrated = await retryUntilDone('apply database migrations', () => migrate
   () => false, // stopped while waiting
 );
 if (migrated) {
-  runtime = startWorkerRuntime(config, pool, log, config.upstream.baseUrl);
+  runtime = startWorkerRuntime(config, pool, log, config.upstream.baseUrl, metrics?.metrics);
   await runtime.done;
 }
+await metrics?.stop();
 await pool.end();
 log.info('worker stopped');

@@ -1,6 +1,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Logger } from '../shared/logger.js';
 import { retryUntilDone } from '../shared/retry-until-done.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
@@ -18,7 +19,7 @@ type WorkerRuntimeConfig = Config & { temporal: Config['temporal'] & { address: 
  * crash: Temporal unreachable, the namespace missing (created by an operator),
  * the search attributes not yet accepted. `stop()` during that wait ends it.
  */
-export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log: Logger, upstreamBaseUrl: string) {
+export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log: Logger, upstreamBaseUrl: string, metrics?: WorkerMetrics) {
   const stopping = new AbortController();
   let shutdown: (() => void) | undefined;
 
@@ -30,7 +31,7 @@ export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log:
     });
     try {
       await waitForNamespace(connection, config.temporal.namespace, log, signal);
-      const upstream = createUpstreamClient({ ...config.upstream, baseUrl: upstreamBaseUrl, logger: log });
+      const upstream = createUpstreamClient({ ...config.upstream, baseUrl: upstreamBaseUrl, logger: log, observer: metrics?.upstream });
       const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });
       try {
         const worker = await createBatchWorker({
@@ -38,7 +39,7 @@ export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log:
           namespace: config.temporal.namespace,
           taskQueue: config.temporal.taskQueue,
           workflowBundlePath: config.temporal.workflowBundlePath,
-          deps: { pool, upstream, webhookDispatcher, config, log },
+          deps: { pool, upstream, webhookDispatcher, config, log, metrics },
         });
         // The SDK also shuts workers down on SIGINT/SIGTERM by itself; stopping twice is a no-op.
         shutdown = () => {
