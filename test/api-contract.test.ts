@@ -173,13 +173,15 @@ describe('the Files API', () => {
       object: 'file',
       bytes: content.length,
       created_at: expect.any(Number),
-      expires_at: null,
+      expires_at: expect.any(Number),
       filename: 'in.jsonl',
       purpose: 'batch',
       status: 'processed',
       status_details: null,
     });
 
+    // OpenAI: a batch file expires after 30 days unless expires_after says otherwise.
+    expect(file.expires_at).toBe(file.created_at + 30 * 86_400);
     expect(await bodyOf<FileObject>(await h.api(`/v1/files/${file.id}`))).toEqual(file);
 
     const list = await bodyOf<ListOf<FileObject>>(await h.api('/v1/files'));

@@ -51,8 +51,10 @@ export async function finalizeBatchFiles(
     }
 
     for (const id of [outputFileId, errorFileId]) await deleteFileById(client, id);
-    await insertFile(client, { id: outputFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_output.jsonl` });
-    await insertFile(client, { id: errorFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_error.jsonl` });
+    // output_expires_after is anchored at the files' creation, i.e. now (OpenAI: not the batch's creation).
+    const expiresAfterSeconds = batch.output_expires_after_seconds;
+    await insertFile(client, { id: outputFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_output.jsonl`, expiresAfterSeconds });
+    await insertFile(client, { id: errorFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_error.jsonl`, expiresAfterSeconds });
     const output = new ChunkedFileWriter(client, outputFileId);
     const errors = new ChunkedFileWriter(client, errorFileId);
     let completed = 0;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { storableText } from '../shared/storable-text.js';
 import { SUPPORTED_ENDPOINTS } from './input-lines.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from '../workflows/contracts.js';
+import { ExpiresAfterSchema } from '../files/expires-after.js';
 
 /** Event names as users may write them: `completed` or `batch.completed`. */
 export const WebhookEventNameSchema = z
@@ -46,6 +47,8 @@ export const CreateBatchRequestSchema = z.object({
   endpoint: z.enum(SUPPORTED_ENDPOINTS),
   completion_window: z.literal('24h'),
   metadata: Metadata.nullable().optional(),
+  /** Expiry of the batch's output and error files, anchored at each file's creation (OpenAI's semantics). */
+  output_expires_after: ExpiresAfterSchema.optional(),
   webhook: WebhookConfigSchema.nullable().optional(),
 });
 

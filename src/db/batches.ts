@@ -55,6 +55,8 @@ export interface BatchRow {
   webhook_timeout: number | null;
   webhook_events: string[] | null;
   has_webhook_secret: boolean;
+  /** `output_expires_after.seconds`: the output and error files expire this long after they are written. */
+  output_expires_after_seconds: number | null;
 }
 
 // The secret itself is never selected here; only whether there is one.
@@ -62,7 +64,7 @@ const BATCH_COLUMNS = `id, owner, endpoint, input_file_id, completion_window, st
   error_file_id, errors, metadata, total_count, completed_count, failed_count, created_at, in_progress_at,
   expires_at, finalizing_at, completed_at, failed_at, expired_at, cancelling_at, cancelled_at,
   idempotency_key, request_fingerprint, webhook_url, webhook_max_retries, webhook_timeout, webhook_events,
-  webhook_secret IS NOT NULL AS has_webhook_secret`;
+  webhook_secret IS NOT NULL AS has_webhook_secret, output_expires_after_seconds`;
 
 export interface NewBatch {
   id: string;
@@ -75,6 +77,7 @@ export interface NewBatch {
   idempotencyKey: string | null;
   requestFingerprint: string;
   webhook: { url: string; secret: string | null; maxRetries: number; timeout: number; events: string[] } | null;
+  outputExpiresAfterSeconds?: number | null;
 }
 
 /** Inserts a batch; returns undefined when the owner already used this idempotency key. */
@@ -82,9 +85,9 @@ export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow 
   const { rows } = await db.query<BatchRow>(
     `INSERT INTO batches (id, owner, endpoint, input_file_id, completion_window, status, metadata, expires_at,
         idempotency_key, request_fingerprint, webhook_url, webhook_secret, webhook_max_retries, webhook_timeout,
-        webhook_events)
+        webhook_events, output_expires_after_seconds)
      VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, 'validating', $6::jsonb, $7::timestamptz,
-        $8::text, $9::text, $10::text, $11::text, $12::int, $13::int, $14::text[])
+        $8::text, $9::text, $10::text, $11::text, $12::int, $13::int, $14::text[], $15::int)
      ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${BATCH_COLUMNS}`,
     [
@@ -102,6 +105,7 @@ export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow 
       b.webhook?.maxRetries ?? null,
       b.webhook?.timeout ?? null,
       b.webhook?.events ?? null,
+      b.outputExpiresAfterSeconds ?? null,
     ],
   );
   return rows[0];

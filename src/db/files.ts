@@ -10,19 +10,26 @@ export interface FileRow {
   filename: string;
   bytes: number;
   created_at: Date;
+  /** When the file is gone (OpenAI's `expires_at`); null: kept until deleted. */
+  expires_at: Date | null;
 }
 
 type Queryable = Pool | PoolClient;
 
-const FILE_COLUMNS = 'id, owner, purpose, filename, bytes, created_at';
+const FILE_COLUMNS = 'id, owner, purpose, filename, bytes, created_at, expires_at';
 
+// An expired file is gone for every reader at once, before the clean-up deletes its rows.
+const IS_LIVE = '(expires_at IS NULL OR expires_at > now())';
+
+/** Inserts a file's row; with `expiresAfterSeconds` it expires that long after its creation. */
 export async function insertFile(
   db: Queryable,
-  file: { id: string; owner: string; purpose: string; filename: string },
+  file: { id: string; owner: string; purpose: string; filename: string; expiresAfterSeconds?: number | null },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO files (id, owner, purpose, filename) VALUES ($1::text, $2::text, $3::text, $4::text)`,
-    [file.id, file.owner, file.purpose, file.filename],
+    `INSERT INTO files (id, owner, purpose, filename, expires_at)
+     VALUES ($1::text, $2::text, $3::text, $4::text, now() + make_interval(secs => $5::int))`,
+    [file.id, file.owner, file.purpose, file.filename, file.expiresAfterSeconds ?? null],
   );
 }
 
@@ -34,9 +41,20 @@ export async function insertFileChunk(db: Queryable, fileId: string, seq: number
   ]);
 }
 
-/** Completes an upload: its purpose (known only once the form is read) and its size. */
-export async function completeUpload(db: Queryable, fileId: string, purpose: string, bytes: number): Promise<void> {
-  await db.query(`UPDATE files SET purpose = $2::text, bytes = $3::bigint WHERE id = $1::text`, [fileId, purpose, bytes]);
+/**
+ * Completes an upload: its purpose and expiry (known only once the form is
+ * read) and its size. The expiry is anchored at the file's creation.
+ */
+export async function completeUpload(
+  db: Queryable,
+  fileId: string,
+  upload: { purpose: string; bytes: number; expiresAfterSeconds: number | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE files SET purpose = $2::text, bytes = $3::bigint, expires_at = created_at + make_interval(secs => $4::int)
+      WHERE id = $1::text`,
+    [fileId, upload.purpose, upload.bytes, upload.expiresAfterSeconds],
+  );
 }
 
 export async function setFileBytes(db: Queryable, fileId: string, bytes: number): Promise<void> {
@@ -45,7 +63,7 @@ export async function setFileBytes(db: Queryable, fileId: string, bytes: number)
 
 export async function findFile(db: Queryable, owner: string, id: string): Promise<FileRow | undefined> {
   const { rows } = await db.query<FileRow>(
-    `SELECT ${FILE_COLUMNS} FROM files WHERE id = $1::text AND owner = $2::text`,
+    `SELECT ${FILE_COLUMNS} FROM files WHERE id = $1::text AND owner = $2::text AND ${IS_LIVE}`,
     [id, owner],
   );
   return rows[0];
@@ -59,7 +77,7 @@ export async function listFiles(
   const cmp = opts.order === 'desc' ? '<' : '>';
   const { rows } = await db.query<FileRow>(
     `SELECT ${FILE_COLUMNS} FROM files
-      WHERE owner = $1::text
+      WHERE owner = $1::text AND ${IS_LIVE}
         AND ($2::text IS NULL OR purpose = $2::text)
         AND ($3::text IS NULL OR (created_at, id) ${cmp}
              (SELECT created_at, id FROM files WHERE id = $3::text AND owner = $1::text))
@@ -70,8 +88,9 @@ export async function listFiles(
   return rows;
 }
 
+/** Deletes a file of `owner`; false when there is none (or it expired: it is gone already). */
 export async function deleteFile(db: Queryable, owner: string, id: string): Promise<boolean> {
-  const { rowCount } = await db.query(`DELETE FROM files WHERE id = $1::text AND owner = $2::text`, [id, owner]);
+  const { rowCount } = await db.query(`DELETE FROM files WHERE id = $1::text AND owner = $2::text AND ${IS_LIVE}`, [id, owner]);
   return (rowCount ?? 0) > 0;
 }
 

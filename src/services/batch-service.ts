@@ -94,6 +94,7 @@ export async function createBatch(
       idempotencyKey,
       requestFingerprint: print,
       webhook,
+      outputExpiresAfterSeconds: body.output_expires_after?.seconds ?? null,
     });
     if (inserted) await startBatchWorkflow(deps, id);
     return inserted;

@@ -19,6 +19,14 @@ import { inTransaction, type PoolClient } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import type { ServiceDeps } from './service-deps.js';
 import { unixSeconds } from '../shared/unix-time.js';
+import {
+  DEFAULT_BATCH_FILE_EXPIRES_AFTER_SECONDS,
+  EXPIRES_AFTER_FIELDS,
+  expiresAfterFormProblem,
+  expiresAfterFromForm,
+  isExpiresAfterField,
+  type ExpiresAfterProblem,
+} from '../files/expires-after.js';
 
 export const ACCEPTED_PURPOSES = ['batch'] as const;
 
@@ -28,7 +36,7 @@ export function toFileObject(row: FileRow) {
     object: 'file' as const,
     bytes: row.bytes,
     created_at: unixSeconds(row.created_at),
-    expires_at: null,
+    expires_at: unixSeconds(row.expires_at),
     filename: row.filename,
     purpose: row.purpose,
     status: 'processed' as const,
@@ -43,11 +51,16 @@ const isAcceptedPurpose = (purpose: string) => (ACCEPTED_PURPOSES as readonly st
 /** Media types are case-insensitive (RFC 9110); parameters such as the boundary follow. */
 const isMultipart = (contentType: string | undefined) => /^\s*multipart\/form-data\s*(;|$)/i.test(contentType ?? '');
 
+const expiresAfterError = (problem: ExpiresAfterProblem) =>
+  new ServiceError('invalid_request', problem.message, problem.missing ? 'missing_required_parameter' : 'invalid_value', problem.param);
+
 /**
- * Streams a multipart upload (`purpose`, `file`) into Postgres in 1 MiB chunks
- * inside one transaction: an oversized, malformed or interrupted upload leaves
- * nothing behind. The fields may come in either order; a wrong purpose sent
- * first stops the upload before the file is read.
+ * Streams a multipart upload (`purpose`, `file`, optionally
+ * `expires_after[anchor]` and `expires_after[seconds]`) into Postgres in 1 MiB
+ * chunks inside one transaction: an oversized, malformed or interrupted upload
+ * leaves nothing behind. The fields may come in any order; a wrong purpose or
+ * expiry sent first stops the upload before the file is read. Without
+ * `expires_after` a `batch` file expires after 30 days, as at OpenAI.
  */
 export async function uploadFile(
   deps: ServiceDeps,
@@ -60,8 +73,8 @@ export async function uploadFile(
   }
   const id = newId('file', '-');
   const row = await inTransaction(deps.pool, async (client) => {
-    const { purpose, bytes } = await receiveUpload(client, { id, owner }, contentType!, body);
-    await completeUpload(client, id, purpose, bytes);
+    const { purpose, bytes, expiresAfterSeconds } = await receiveUpload(client, { id, owner }, contentType!, body);
+    await completeUpload(client, id, { purpose, bytes, expiresAfterSeconds });
     return (await findFile(client, owner, id))!;
   });
   deps.log.info({ fileId: id, owner, bytes: row.bytes }, 'file uploaded');
@@ -79,7 +92,7 @@ async function receiveUpload(
   file: { id: string; owner: string },
   contentType: string,
   body: ReadableStream<Uint8Array>,
-): Promise<{ purpose: string; bytes: number }> {
+): Promise<{ purpose: string; bytes: number; expiresAfterSeconds: number | null }> {
   let parser: busboy.Busboy;
   try {
     // Clients (browsers, undici's FormData, the OpenAI SDK) send file names as raw UTF-8; busboy assumes latin1.
@@ -94,6 +107,7 @@ async function receiveUpload(
   const source = Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>);
   let failure: unknown;
   let purpose: string | undefined;
+  const expiresAfter: Partial<Record<'anchor' | 'seconds', string>> = {};
   let filePart: Readable | undefined;
   let written: Promise<number> | undefined;
 
@@ -105,6 +119,16 @@ async function receiveUpload(
   };
 
   parser.on('field', (name, value) => {
+    if (isExpiresAfterField(name)) {
+      expiresAfter[EXPIRES_AFTER_FIELDS[name]] = value;
+      const problem = expiresAfterFormProblem(expiresAfter, false);
+      if (problem) fail(expiresAfterError(problem));
+      return;
+    }
+    if (name === 'expires_after' || name.startsWith('expires_after[')) {
+      fail(new ServiceError('invalid_request', `Unknown field '${name}': send 'expires_after[anchor]' and 'expires_after[seconds]'.`, 'invalid_value', 'expires_after'));
+      return;
+    }
     if (name !== 'purpose') return;
     purpose = value;
     if (!isAcceptedPurpose(value)) fail(new ServiceError('invalid_request', `Invalid purpose '${value}'; expected 'batch'.`, 'invalid_value', 'purpose'));
@@ -139,7 +163,10 @@ async function receiveUpload(
   if (failure) throw failure;
   if (!written) throw new ServiceError('invalid_request', "Missing required field 'file'.", 'missing_required_parameter', 'file');
   if (!purpose) throw new ServiceError('invalid_request', "Missing required field 'purpose'.", 'missing_required_parameter', 'purpose');
-  return { purpose, bytes: await written };
+  const problem = expiresAfterFormProblem(expiresAfter, true);
+  if (problem) throw expiresAfterError(problem);
+  const expiresAfterSeconds = expiresAfterFromForm(expiresAfter)?.seconds ?? (purpose === 'batch' ? DEFAULT_BATCH_FILE_EXPIRES_AFTER_SECONDS : null);
+  return { purpose, bytes: await written, expiresAfterSeconds };
 }
 
 /** Stores one file part; resolves with its size. */
