@@ -120,6 +120,8 @@ const EnvSchema = z.object({
   WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: z.coerce.number().min(0.01).max(86_400).optional(),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default(false),
   WEBHOOK_BULK_RETRY_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(10),
+  // An endpoint whose every attempt failed for this long is disabled (Svix: 5 days); 0 never disables.
+  WEBHOOK_ENDPOINT_DISABLE_AFTER_SECONDS: int(0, 31_536_000).default(432_000),
 });
 
 /** The environment's variables, grouped by what they configure; `Config` is its output type. */
@@ -197,6 +199,7 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     retryMaxIntervalSeconds: e.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS ?? 3600,
     allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
     bulkRetryPerSecond: e.WEBHOOK_BULK_RETRY_PER_SECOND,
+    endpointDisableAfterSeconds: e.WEBHOOK_ENDPOINT_DISABLE_AFTER_SECONDS,
   },
 }));
 

@@ -77,7 +77,7 @@ describe('dead-letter queue API', () => {
     const started = await bodyOf<DeadLetterEntry>(res);
     expect(started).toMatchObject({ id: entry.id, state: 'retrying', retry_count: 1 });
     expect(started.retried_at).toEqual(expect.any(Number));
-    expect(started.delivery_workflow_id).toBe(`${webhookDeliveryWorkflowId(entry.batch_id, 'completed', 1)}/retry-1`);
+    expect(started.delivery_workflow_id).toBe(`${webhookDeliveryWorkflowId(entry.batch_id!, 'completed', 1)}/retry-1`);
     expect(await retryDelivery(started)).toMatchObject({ status: 'delivered' });
 
     const after = await getDeadLetter(h, entry.id);
@@ -176,7 +176,7 @@ describe('dead-letter queue API', () => {
     expect(second.status).toBe(202);
     const body = await bodyOf<DeadLetterEntry>(second);
     expect(body).toMatchObject({ state: 'retrying', retry_count: 2 });
-    expect(body.delivery_workflow_id).toBe(`${webhookDeliveryWorkflowId(entry.batch_id, 'completed', 1)}/retry-2`);
+    expect(body.delivery_workflow_id).toBe(`${webhookDeliveryWorkflowId(entry.batch_id!, 'completed', 1)}/retry-2`);
     release();
     expect(await retryDelivery(body)).toMatchObject({ status: 'delivered' });
     const after = await getDeadLetter(h, entry.id);

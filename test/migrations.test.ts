@@ -1,6 +1,12 @@
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
+
+/** Every migration file, in the order they apply. */
+const MIGRATIONS = readdirSync(new URL('../src/db/migrations/', import.meta.url)).filter((name) => name.endsWith('.sql')).sort();
+const after = (last: string) => MIGRATIONS.filter((name) => name > last);
 
 // A database of its own, so the test sees migrations from an empty schema.
 const database = `migrate_${Math.random().toString(36).slice(2, 10)}`;
@@ -26,10 +32,11 @@ describe('migrations', () => {
     try {
       const [first, second] = await Promise.all([migrate(a), migrate(b)]);
       const appliedOnce = [...first, ...second].sort();
-      expect(appliedOnce).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
+      expect(appliedOnce.slice(0, 8)).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
+      expect(appliedOnce).toEqual(MIGRATIONS);
       expect(await migrate(a)).toEqual([]);
       const { rows } = await a.query('SELECT name FROM schema_migrations ORDER BY name');
-      expect(rows.map((r) => r.name)).toEqual(['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
+      expect(rows.map((r) => r.name)).toEqual(MIGRATIONS);
       const columns = await a.query(
         `SELECT column_name FROM information_schema.columns WHERE table_name = 'webhook_dead_letter' ORDER BY column_name`,
       );
@@ -51,10 +58,9 @@ describe('migrations', () => {
     try {
       // As a database from before the webhook tables existed would be.
       await pool.query(`CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const { readFile } = await import('node:fs/promises');
       await pool.query(await readFile(new URL('../src/db/migrations/001_batches.sql', import.meta.url), 'utf8'));
       await pool.query(`INSERT INTO schema_migrations (name) VALUES ('001_batches.sql')`);
-      expect(await migrate(pool)).toEqual(['002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql', '005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
+      expect(await migrate(pool)).toEqual(after('001_batches.sql'));
       await pool.query(`SELECT id, state, retry_count FROM webhook_dead_letter LIMIT 1`);
     } finally {
       await pool.end();
@@ -69,7 +75,6 @@ describe('migrations', () => {
     u.pathname = `/${older}`;
     const pool = createPool(u.toString(), 2);
     try {
-      const { readFile } = await import('node:fs/promises');
       await pool.query(`CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
       for (const name of ['001_batches.sql', '002_webhooks.sql', '003_webhook_attempt_lifecycle.sql', '004_webhook_secret_rotation.sql']) {
         await pool.query(await readFile(new URL(`../src/db/migrations/${name}`, import.meta.url), 'utf8'));
@@ -80,7 +85,7 @@ describe('migrations', () => {
       await pool.query(entry, ['evt_1']);
       await pool.query(entry, ['evt_2']);
 
-      expect(await migrate(pool)).toEqual(['005_webhook_endpoints.sql', '006_webhook_endpoint_secret_rotation.sql', '007_webhook_endpoint_disabled_reason.sql', '008_webhook_test_events.sql']);
+      expect(await migrate(pool)).toEqual(after('004_webhook_secret_rotation.sql'));
       const { rows } = await pool.query(`SELECT event_id, target, attempts FROM webhook_dead_letter ORDER BY id`);
       expect(rows).toEqual([
         { event_id: 'evt_1', target: 'batch_webhook', attempts: 3 },
@@ -93,6 +98,49 @@ describe('migrations', () => {
       );
       await expect(pool.query(entry, ['evt_1'])).rejects.toThrow(/duplicate key/);
       await pool.query(`SELECT id, owner, url, secret, events, enabled, max_retries, timeout FROM webhook_endpoints LIMIT 1`);
+    } finally {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);
+    }
+  });
+
+  it('upgrade a database at 008 without losing an endpoint or an entry: entries were delivery failures, endpoints have no metadata', async () => {
+    const u = new URL(url);
+    const older = `${database}_008`;
+    await admin.query(`CREATE DATABASE ${older}`);
+    u.pathname = `/${older}`;
+    const pool = createPool(u.toString(), 2);
+    try {
+      await pool.query(`CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const name of MIGRATIONS.filter((n) => n <= '008_webhook_test_events.sql')) {
+        await pool.query(await readFile(new URL(`../src/db/migrations/${name}`, import.meta.url), 'utf8'));
+        await pool.query(`INSERT INTO schema_migrations (name) VALUES ($1::text)`, [name]);
+      }
+      await pool.query(
+        `INSERT INTO webhook_endpoints (id, owner, url, secret, events, max_retries, timeout, enabled, disabled_reason)
+         VALUES ('we_1', 'alice', 'https://example.com/hook', 's', '{completed}', 3, 30, false, '410 Gone')`,
+      );
+      await pool.query(
+        `INSERT INTO webhook_dead_letter (owner, batch_id, event_id, event_type, webhook_url, payload, attempts, target)
+         VALUES ('alice', 'batch_1', 'evt_1', 'completed', 'https://example.com/hook', '{}', 3, 'we_1')`,
+      );
+
+      expect(await migrate(pool)).toEqual(after('008_webhook_test_events.sql'));
+      const entries = await pool.query(`SELECT event_id, target, attempts, reason, batch_id FROM webhook_dead_letter`);
+      expect(entries.rows).toEqual([{ event_id: 'evt_1', target: 'we_1', attempts: 3, reason: 'delivery_failed', batch_id: 'batch_1' }]);
+      const endpoints = await pool.query(`SELECT id, enabled, disabled_reason, metadata, failing_since FROM webhook_endpoints`);
+      expect(endpoints.rows).toEqual([{ id: 'we_1', enabled: false, disabled_reason: '410 Gone', metadata: null, failing_since: null }]);
+      // An operational event's entry belongs to no batch; a reason outside the two is refused.
+      await pool.query(
+        `INSERT INTO webhook_dead_letter (owner, batch_id, event_id, event_type, webhook_url, payload, attempts, target, reason)
+         VALUES ('alice', NULL, 'evt_2', 'webhook.dead_lettered', 'https://example.com/hook', '{}', 3, 'we_1', 'delivery_failed')`,
+      );
+      await expect(
+        pool.query(
+          `INSERT INTO webhook_dead_letter (owner, batch_id, event_id, event_type, webhook_url, payload, attempts, target, reason)
+           VALUES ('alice', 'batch_1', 'evt_3', 'completed', 'https://example.com/hook', '{}', 3, 'we_1', 'bored')`,
+        ),
+      ).rejects.toThrow(/check constraint/);
     } finally {
       await pool.end();
       await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);

@@ -1,7 +1,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { request } from 'undici';
-import { endpointIdOf, eventTypeName, TEST_EVENT_TYPE, WEBHOOK_NOT_SENT, type DeliveryTarget, type LifecycleEvent, type WebhookSendOutcome } from '../workflows/contracts.js';
+import { endpointIdOf, publicEventType, WEBHOOK_NOT_SENT, type DeliveryTarget, type WebhookSendOutcome } from '../workflows/contracts.js';
 import { parseRetryAfterMs } from '../shared/retry-after.js';
 import { findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { isForbiddenAddressError, validateWebhookUrl } from '../webhooks/url-guard.js';
@@ -88,7 +88,7 @@ async function post(
     secret: event.secret ?? config.webhook.secret,
     previousSecret: event.previous_secret ?? undefined,
     eventId: event.id,
-    eventType: event.type === TEST_EVENT_TYPE ? TEST_EVENT_TYPE : eventTypeName(event.type as LifecycleEvent),
+    eventType: publicEventType(event.type),
     body: event.payload,
     timestamp: Math.floor(attemptedAt / 1000),
   });

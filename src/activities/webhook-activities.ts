@@ -1,10 +1,23 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { deadLetterTargetOf, endpointIdOf, type DeliveryTarget, type EndpointPlan, type LifecycleEvent, type WebhookAttemptOutcome } from '../workflows/contracts.js';
+import {
+  deadLetterTargetOf,
+  endpointIdOf,
+  isOperationalEventType,
+  TEST_EVENT_TYPE,
+  type DeliveryTarget,
+  type EndpointPlan,
+  type LifecycleEvent,
+  type RecordedAttempt,
+  type RecordedDeadLetter,
+  type RecordedEvent,
+  type WebhookAttemptOutcome,
+} from '../workflows/contracts.js';
+import { endpointDeliveryWorkflowId } from '../workflows/workflow-ids.js';
 import { findBatchById } from '../db/batches.js';
 import { finishDeliveryAttempt, listAttemptsOfDelivery, startDeliveryAttempt, type FinishedDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
-import { disableWebhookEndpoint, listSubscribedEndpoints } from '../db/webhook-endpoints.js';
+import { disableWebhookEndpoint, listSubscribedEndpoints, noteEndpointAttempt, type WebhookEndpointRow } from '../db/webhook-endpoints.js';
 import { findWebhookEvent, findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
@@ -36,8 +49,22 @@ export function targetUnavailable(event: WebhookEventWithTarget, target: Deliver
   return `stopped: the endpoint ${target.endpointId} was ${event.unavailable}`;
 }
 
+export const toEndpointPlan = (row: WebhookEndpointRow): EndpointPlan => ({ id: row.id, url: row.url, maxAttempts: row.max_retries, timeoutSeconds: row.timeout });
+
+/** Whether an attempt counts against its endpoint's failing streak: a worker that died mid-request is not the receiver's fault. */
+const countsAsFailure = (outcome: WebhookAttemptOutcome): boolean => outcome.kind === 'failed' || outcome.kind === 'forbidden';
+
 export function createWebhookActivities(deps: ActivityDeps) {
   const { pool, log } = deps;
+  const disableAfterSeconds = deps.config.webhook.endpointDisableAfterSeconds;
+
+  /** Disables the endpoint if it is still enabled, and tells the caller so an operational event goes out. */
+  async function disableEndpoint(endpointId: string, reason: string, context: Record<string, unknown>): Promise<RecordedAttempt> {
+    const disabled = await disableWebhookEndpoint(pool, endpointId, reason);
+    if (!disabled) return { disabledEndpoint: null };
+    log.warn({ ...context, endpointId, owner: disabled.owner, reason }, 'webhook endpoint disabled');
+    return { disabledEndpoint: { endpointId, owner: disabled.owner, disabledAtMs: disabled.updated_at.getTime() } };
+  }
 
   async function prepareWebhookAttempt({ eventId, deliveryId, attempt, target }: { eventId: string; deliveryId: string; attempt: number; target?: DeliveryTarget }) {
     const event = await findWebhookEventWithTarget(pool, eventId, endpointIdOf(target));
@@ -57,7 +84,38 @@ export function createWebhookActivities(deps: ActivityDeps) {
       const batch = await findBatchById(pool, batchId);
       if (!batch) return [];
       const rows = await listSubscribedEndpoints(pool, batch.owner, event);
-      return rows.map((row) => ({ id: row.id, url: row.url, maxAttempts: row.max_retries, timeoutSeconds: row.timeout }));
+      return rows.filter((row) => row.enabled).map(toEndpointPlan);
+    },
+
+    /**
+     * Freezes a lifecycle event and finds its targets in one step: null when
+     * nothing subscribes (no event is stored). The owner's enabled endpoints
+     * that subscribe get a delivery; each disabled one keeps the event in the
+     * dead-letter queue as `endpoint_disabled`, unsent, for a later recovery.
+     */
+    async recordLifecycleEvent({ batchId, event, seq, batchWebhook }: { batchId: string; event: LifecycleEvent; seq: number; batchWebhook: boolean }): Promise<RecordedEvent | null> {
+      const batch = await findBatchById(pool, batchId);
+      if (!batch) throw ApplicationFailure.create({ type: 'BatchNotFound', message: `batch ${batchId} not found`, nonRetryable: true });
+      const subscribed = await listSubscribedEndpoints(pool, batch.owner, event);
+      if (!batchWebhook && subscribed.length === 0) return null;
+      const frozen = await freezeWebhookEvent(pool, batch, event, seq);
+      for (const endpoint of subscribed.filter((row) => !row.enabled)) {
+        await insertDeadLetterOnce(pool, {
+          owner: batch.owner,
+          batchId,
+          eventId: frozen.id,
+          eventType: event,
+          target: endpoint.id,
+          webhookUrl: endpoint.url,
+          payload: frozen.payload,
+          errorMessage: `not sent: the endpoint ${endpoint.id} is disabled`,
+          attempts: 0,
+          lastAttemptAt: null,
+          deliveryId: endpointDeliveryWorkflowId(batchId, endpoint.id, event, seq),
+          reason: 'endpoint_disabled',
+        });
+      }
+      return { eventId: frozen.id, endpoints: subscribed.filter((row) => row.enabled).map(toEndpointPlan) };
     },
 
     /** Freezes the event's id and body in Postgres; see freezeWebhookEvent. */
@@ -80,18 +138,25 @@ export function createWebhookActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Finishes a started attempt with what it came to; idempotent. A 410 Gone
-     * from an endpoint disables it here too (Standard Webhooks: the receiver
-     * wants no more), so its other deliveries stop at their next attempt.
+     * Finishes a started attempt with what it came to; idempotent. For an
+     * endpoint it also keeps the failing streak, and disables the endpoint on
+     * a 410 Gone (Standard Webhooks: the receiver wants no more) or once every
+     * attempt failed for WEBHOOK_ENDPOINT_DISABLE_AFTER_SECONDS; its other
+     * deliveries then stop at their next attempt and keep their events.
      * `target` is absent in deliveries started before it was passed.
      */
-    async recordWebhookAttemptOutcome({ deliveryId, attempt, outcome, target }: { deliveryId: string; attempt: number; outcome: WebhookAttemptOutcome; target?: DeliveryTarget }) {
+    async recordWebhookAttemptOutcome({ deliveryId, attempt, outcome, target }: { deliveryId: string; attempt: number; outcome: WebhookAttemptOutcome; target?: DeliveryTarget }): Promise<RecordedAttempt> {
       await finishDeliveryAttempt(pool, attemptRecord(deliveryId, attempt, outcome));
       const endpointId = endpointIdOf(target);
-      if (outcome.kind !== 'gone' || endpointId === undefined) return;
-      const reason = `410 Gone on ${new Date(outcome.attemptedAt).toISOString()}`;
-      const disabled = await disableWebhookEndpoint(pool, endpointId, reason);
-      if (disabled) log.warn({ endpointId, owner: disabled.owner, deliveryId, attempt, reason }, 'webhook endpoint disabled: it answered 410 Gone');
+      if (endpointId === undefined || outcome.kind === 'interrupted') return { disabledEndpoint: null };
+      if (outcome.kind === 'gone') {
+        return disableEndpoint(endpointId, `410 Gone on ${new Date(outcome.attemptedAt).toISOString()}`, { deliveryId, attempt });
+      }
+      const streak = await noteEndpointAttempt(pool, endpointId, !countsAsFailure(outcome));
+      const since = streak?.failing_since;
+      if (!since || !streak.enabled || disableAfterSeconds === 0) return { disabledEndpoint: null };
+      if (Date.now() - since.getTime() < disableAfterSeconds * 1000) return { disabledEndpoint: null };
+      return disableEndpoint(endpointId, `every attempt failed since ${since.toISOString()}`, { deliveryId, attempt });
     },
 
     /**
@@ -117,11 +182,17 @@ export function createWebhookActivities(deps: ActivityDeps) {
      * updates it when a manual retry failed again. `stoppedBecause` says why a
      * delivery ended before its attempts ran out (e.g. its endpoint was disabled).
      */
-    async recordDeadLetter({ eventId, deliveryId, deadLetterId, target, stoppedBecause }: { eventId: string; deliveryId: string; deadLetterId?: number; target?: DeliveryTarget; stoppedBecause?: string }) {
+    async recordDeadLetter({
+      eventId,
+      deliveryId,
+      deadLetterId,
+      target,
+      stoppedBecause,
+    }: { eventId: string; deliveryId: string; deadLetterId?: number; target?: DeliveryTarget; stoppedBecause?: string }): Promise<RecordedDeadLetter> {
       const event = await findWebhookEvent(pool, eventId);
       if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${eventId} not found`, nonRetryable: true });
-      // A test event belongs to no batch and is never dead-lettered (webhookTestWorkflow does not call this).
-      if (event.batch_id === null) throw ApplicationFailure.create({ type: 'WebhookTestEvent', message: `event ${eventId} is a test event`, nonRetryable: true });
+      // A test event is never dead-lettered (webhookTestWorkflow does not call this).
+      if (event.type === TEST_EVENT_TYPE) throw ApplicationFailure.create({ type: 'WebhookTestEvent', message: `event ${eventId} is a test event`, nonRetryable: true });
       const batchId = event.batch_id;
       const attempts = await listAttemptsOfDelivery(pool, deliveryId);
       const last = attempts[attempts.length - 1];
@@ -138,6 +209,8 @@ export function createWebhookActivities(deps: ActivityDeps) {
         return { deadLetterId, attempts: attempts.length };
       }
       const withTarget = await findWebhookEventWithTarget(pool, eventId, endpointIdOf(target));
+      // A disabled endpoint keeps the event for its recovery; the owner already hears of the endpoint itself.
+      const reason = withTarget?.unavailable === 'disabled' ? 'endpoint_disabled' : 'delivery_failed';
       const entry = await insertDeadLetterOnce(pool, {
         owner: event.owner,
         batchId,
@@ -151,9 +224,12 @@ export function createWebhookActivities(deps: ActivityDeps) {
         attempts: attempts.length,
         lastAttemptAt,
         deliveryId,
+        reason,
       });
-      log.warn({ batchId: event.batch_id, eventId, deliveryId, deadLetterId: entry.id, target: entry.target }, 'webhook dead-lettered');
-      return { deadLetterId: entry.id, attempts: entry.attempts };
+      log.warn({ batchId: event.batch_id, eventId, deliveryId, deadLetterId: entry.id, target: entry.target, reason }, 'webhook dead-lettered');
+      // Never about an operational event: a failed notice would otherwise notify about itself.
+      const notify = entry.inserted && reason === 'delivery_failed' && !isOperationalEventType(event.type);
+      return { deadLetterId: entry.id, attempts: entry.attempts, ...(notify ? { notify: { owner: event.owner } } : {}) };
     },
 
     async recordDeadLetterRetrySuccess({ deadLetterId, deliveryId }: { deadLetterId: number; deliveryId: string }) {

@@ -36,7 +36,8 @@ const NoReservedKey = z.unknown().superRefine((value, ctx) => {
   }
 });
 
-const Metadata = NoReservedKey.pipe(z.record(storableText().max(64), storableText().max(512))).refine(
+/** OpenAI's metadata: up to 16 string pairs, keys up to 64 and values up to 512 characters. */
+export const MetadataSchema = NoReservedKey.pipe(z.record(storableText().max(64), storableText().max(512))).refine(
   (m) => Object.keys(m).length <= 16,
   'at most 16 keys',
 );
@@ -46,7 +47,7 @@ export const CreateBatchRequestSchema = z.object({
   input_file_id: storableText().min(1).max(128),
   endpoint: z.enum(SUPPORTED_ENDPOINTS),
   completion_window: z.literal('24h'),
-  metadata: Metadata.nullable().optional(),
+  metadata: MetadataSchema.nullable().optional(),
   /** Expiry of the batch's output and error files, anchored at each file's creation (OpenAI's semantics). */
   output_expires_after: ExpiresAfterSchema.optional(),
   webhook: WebhookConfigSchema.nullable().optional(),

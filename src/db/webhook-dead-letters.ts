@@ -4,10 +4,14 @@ type Queryable = Pool | PoolClient;
 
 export type DeadLetterState = 'pending' | 'retrying' | 'succeeded' | 'failed';
 
+/** Why an entry is in the queue: its attempts ran out, or its endpoint is disabled and keeps it. */
+export type DeadLetterReason = 'delivery_failed' | 'endpoint_disabled';
+
 export interface DeadLetterRow {
   id: number;
   owner: string;
-  batch_id: string;
+  /** Null for an operational event, which belongs to no batch. */
+  batch_id: string | null;
   event_id: string;
   event_type: string;
   /** `batch_webhook`, or the id of the endpoint the entry's deliveries go to. */
@@ -23,6 +27,7 @@ export interface DeadLetterRow {
   state: DeadLetterState;
   retry_count: number;
   last_delivery_id: string | null;
+  reason: DeadLetterReason;
 }
 
 export interface DeadLetterFilter {
@@ -32,6 +37,10 @@ export interface DeadLetterFilter {
   createdSince?: Date;
   /** `batch_webhook` or an endpoint id. */
   target?: string;
+  reason?: DeadLetterReason;
+  /** Only entries whose event happened in [eventSince, eventUntil). */
+  eventSince?: Date;
+  eventUntil?: Date;
 }
 
 /**
@@ -43,7 +52,7 @@ export async function insertDeadLetterOnce(
   db: Queryable,
   d: {
     owner: string;
-    batchId: string;
+    batchId: string | null;
     eventId: string;
     eventType: string;
     target: string;
@@ -53,23 +62,24 @@ export async function insertDeadLetterOnce(
     attempts: number;
     lastAttemptAt: Date | null;
     deliveryId: string;
+    reason: DeadLetterReason;
   },
-): Promise<DeadLetterRow> {
+): Promise<DeadLetterRow & { inserted: boolean }> {
   const inserted = await db.query<DeadLetterRow>(
     `INSERT INTO webhook_dead_letter
        (owner, batch_id, event_id, event_type, webhook_url, payload, error_message, attempts, last_attempt_at,
-        last_delivery_id, target)
-     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int, $9::timestamptz, $10::text, $11::text)
+        last_delivery_id, target, reason)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int, $9::timestamptz, $10::text, $11::text, $12::text)
      ON CONFLICT (event_id, target) DO NOTHING
      RETURNING *`,
-    [d.owner, d.batchId, d.eventId, d.eventType, d.webhookUrl, d.payload, d.errorMessage, d.attempts, d.lastAttemptAt, d.deliveryId, d.target],
+    [d.owner, d.batchId, d.eventId, d.eventType, d.webhookUrl, d.payload, d.errorMessage, d.attempts, d.lastAttemptAt, d.deliveryId, d.target, d.reason],
   );
-  if (inserted.rows[0]) return inserted.rows[0];
+  if (inserted.rows[0]) return { ...inserted.rows[0], inserted: true };
   const { rows } = await db.query<DeadLetterRow>(`SELECT * FROM webhook_dead_letter WHERE event_id = $1::text AND target = $2::text`, [
     d.eventId,
     d.target,
   ]);
-  return rows[0]!;
+  return { ...rows[0]!, inserted: false };
 }
 
 /** Records the outcome of a manual retry on the same entry; ignores a stale delivery. */
@@ -119,9 +129,10 @@ export async function listDeadLetters(
         AND ($4::text IS NULL OR state = $4::text)
         AND ($5::bigint IS NULL OR id < $5::bigint)
         AND ($7::text IS NULL OR target = $7::text)
+        AND ($8::text IS NULL OR reason = $8::text)
       ORDER BY id DESC
       LIMIT $6::int`,
-    [owner, filter.batchId ?? null, filter.eventType ?? null, filter.state ?? null, page.after ?? null, page.limit, filter.target ?? null],
+    [owner, filter.batchId ?? null, filter.eventType ?? null, filter.state ?? null, page.after ?? null, page.limit, filter.target ?? null, filter.reason ?? null],
   );
   return rows;
 }
@@ -139,7 +150,9 @@ export async function deleteDeadLetter(db: Queryable, owner: string, id: number)
  * (nor already delivered) move to `retrying`, so two concurrent retries of one
  * entry start one delivery. Each claimed row gets the id of its new delivery
  * workflow in `last_delivery_id`, named after the entry's target as the
- * batch workflow names deliveries (src/workflows/workflow-ids.ts).
+ * batch workflow names deliveries (src/workflows/workflow-ids.ts), or after
+ * its event for an operational event. Entries come in the order their events
+ * happened, so a recovery redelivers them in that order.
  */
 export async function claimDeadLettersForRetry(
   db: Queryable,
@@ -156,17 +169,34 @@ export async function claimDeadLettersForRetry(
           AND ($4::text IS NULL OR d.event_type = $4::text)
           AND ($5::timestamptz IS NULL OR d.created_at >= $5::timestamptz)
           AND ($7::text IS NULL OR d.target = $7::text)
-        ORDER BY d.id
+          AND ($8::text IS NULL OR d.reason = $8::text)
+          AND ($9::timestamptz IS NULL OR e.created_at >= $9::timestamptz)
+          AND ($10::timestamptz IS NULL OR e.created_at < $10::timestamptz)
+        ORDER BY e.created_at, e.id
         LIMIT $6::int
         FOR UPDATE OF d SKIP LOCKED)
      UPDATE webhook_dead_letter d
         SET state = 'retrying', retried_at = now(), retry_count = d.retry_count + 1, retry_success = NULL,
-            last_delivery_id = 'batch-' || d.batch_id
-                               || CASE WHEN d.target = 'batch_webhook' THEN '/webhook/' ELSE '/endpoint/' || d.target || '/' END
-                               || d.event_type || '-' || chosen.seq || '/retry-' || (d.retry_count + 1)
+            last_delivery_id = COALESCE(
+                                 'batch-' || d.batch_id
+                                 || CASE WHEN d.target = 'batch_webhook' THEN '/webhook/' ELSE '/endpoint/' || d.target || '/' END
+                                 || d.event_type || '-' || chosen.seq,
+                                 'webhook-ops/' || d.event_id || '/' || d.target)
+                               || '/retry-' || (d.retry_count + 1)
        FROM chosen WHERE d.id = chosen.id
      RETURNING d.*`,
-    [owner, where.id ?? null, where.batchId ?? null, where.eventType ?? null, where.createdSince ?? null, limit, where.target ?? null],
+    [
+      owner,
+      where.id ?? null,
+      where.batchId ?? null,
+      where.eventType ?? null,
+      where.createdSince ?? null,
+      limit,
+      where.target ?? null,
+      where.reason ?? null,
+      where.eventSince ?? null,
+      where.eventUntil ?? null,
+    ],
   );
   return rows;
 }

@@ -33,12 +33,18 @@ export async function insertWebhookEventOnce(
   return existing.rows[0]!;
 }
 
-/** Stores a test event: no batch, so it is never in a batch's attempt log or the dead-letter queue. */
-export async function insertTestWebhookEvent(db: Queryable, e: { id: string; owner: string; type: string; payload: string }): Promise<WebhookEventRow> {
+/**
+ * Stores an event that belongs to no batch (a test event, an operational
+ * event) once per id; a repeat returns the row first written.
+ */
+export async function insertEventWithoutBatch(db: Queryable, e: { id: string; owner: string; type: string; payload: string }): Promise<WebhookEventRow> {
   const { rows } = await db.query<WebhookEventRow>(
-    `INSERT INTO webhook_events (id, owner, batch_id, type, seq, payload)
-     VALUES ($1::text, $2::text, NULL, $3::text, 0, $4::text)
-     RETURNING *`,
+    `WITH inserted AS (
+       INSERT INTO webhook_events (id, owner, batch_id, type, seq, payload)
+       VALUES ($1::text, $2::text, NULL, $3::text, 0, $4::text)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING *)
+     SELECT * FROM inserted UNION ALL SELECT * FROM webhook_events WHERE id = $1::text`,
     [e.id, e.owner, e.type, e.payload],
   );
   return rows[0]!;

@@ -1,6 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ServiceError } from './service-error.js';
-import { eventTypeName, type LifecycleEvent } from '../workflows/contracts.js';
 import { findBatchById } from '../db/batches.js';
 import {
   claimDeadLettersForRetry,
@@ -13,39 +12,18 @@ import {
   type DeadLetterRow,
 } from '../db/webhook-dead-letters.js';
 import { newId } from '../shared/ids.js';
+import { toDeadLetterObject } from '../webhooks/dead-letter-object.js';
 import { deadLetterBulkRetryWorkflow } from '../workflows/dead-letter-bulk-retry-workflow.js';
 import { deliveryStartOptions } from '../workflows/delivery-start-options.js';
 import type { DeliveryTarget, WebhookDeliveryInput } from '../workflows/contracts.js';
 import { findWebhookEndpoint } from '../db/webhook-endpoints.js';
 import { webhookDeliveryWorkflow } from '../workflows/webhook-delivery-workflow.js';
 import type { ServiceDeps } from './service-deps.js';
-import { unixSeconds } from '../shared/unix-time.js';
+import { withTemporalDeadline } from './temporal-call.js';
 import { webhookRetrySettings } from '../webhooks/retry-settings.js';
 
 /** At most this many entries per bulk retry call; the response says when more match. */
 export const BULK_RETRY_MAX_ENTRIES = 500;
-
-export function toDeadLetterObject(row: DeadLetterRow) {
-  return {
-    id: row.id,
-    object: 'webhook_dead_letter' as const,
-    batch_id: row.batch_id,
-    event_id: row.event_id,
-    event_type: eventTypeName(row.event_type as LifecycleEvent),
-    target: row.target,
-    webhook_url: row.webhook_url,
-    payload: JSON.parse(row.payload) as unknown,
-    error_message: row.error_message,
-    attempts: row.attempts,
-    last_attempt_at: unixSeconds(row.last_attempt_at),
-    created_at: unixSeconds(row.created_at),
-    retried_at: unixSeconds(row.retried_at),
-    retry_success: row.retry_success,
-    state: row.state,
-    retry_count: row.retry_count,
-    delivery_workflow_id: row.last_delivery_id,
-  };
-}
 
 export async function listDeadLetterObjects(
   deps: ServiceDeps,
@@ -78,7 +56,7 @@ async function retryDelivery(deps: ServiceDeps, row: DeadLetterRow) {
   let settings: { url: string | null; maxRetries: number | null; timeout: number | null };
   let target: DeliveryTarget;
   if (row.target === 'batch_webhook') {
-    const batch = await findBatchById(deps.pool, row.batch_id);
+    const batch = row.batch_id === null ? undefined : await findBatchById(deps.pool, row.batch_id);
     settings = { url: batch?.webhook_url ?? null, maxRetries: batch?.webhook_max_retries ?? null, timeout: batch?.webhook_timeout ?? null };
     target = { kind: 'batch_webhook' };
   } else {
@@ -87,7 +65,7 @@ async function retryDelivery(deps: ServiceDeps, row: DeadLetterRow) {
     target = { kind: 'endpoint', endpointId: row.target };
   }
   const input: WebhookDeliveryInput = {
-    batchId: row.batch_id,
+    batchId: row.batch_id ?? '',
     eventId: row.event_id,
     event: row.event_type,
     maxAttempts: settings.maxRetries ?? webhook.defaultMaxRetries,
@@ -117,10 +95,12 @@ export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: numb
   }
   const delivery = await retryDelivery(deps, claimed);
   try {
-    await deps.temporal.workflow.start(webhookDeliveryWorkflow, {
-      ...deliveryStartOptions(delivery.workflowId, delivery.webhookUrl, delivery.input),
-      taskQueue: deps.config.temporal.taskQueue,
-    });
+    await withTemporalDeadline(deps, () =>
+      deps.temporal.workflow.start(webhookDeliveryWorkflow, {
+        ...deliveryStartOptions(delivery.workflowId, delivery.webhookUrl, delivery.input),
+        taskQueue: deps.config.temporal.taskQueue,
+      }),
+    );
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
       await releaseDeadLetterClaim(deps.pool, claimed.id);
@@ -141,7 +121,8 @@ async function releaseIfRetryEnded(deps: ServiceDeps, row: DeadLetterRow): Promi
   if (row.state !== 'retrying' || !row.last_delivery_id) return false;
   let status: string;
   try {
-    status = (await deps.temporal.workflow.getHandle(row.last_delivery_id).describe()).status.name;
+    const handle = deps.temporal.workflow.getHandle(row.last_delivery_id);
+    status = (await withTemporalDeadline(deps, () => handle.describe())).status.name;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
     throw err;
@@ -150,21 +131,26 @@ async function releaseIfRetryEnded(deps: ServiceDeps, row: DeadLetterRow): Promi
   return markDeadLetterRetryAbandoned(deps.pool, row.id, row.last_delivery_id, `the retry delivery ended without a result (${status.toLowerCase()})`);
 }
 
-/** Retries every matching entry (up to a cap), started at the configured rate by a workflow. */
-export async function retryDeadLettersInBulk(deps: ServiceDeps, owner: string, filter: DeadLetterFilter) {
+/**
+ * Retries every matching entry (up to a cap), oldest event first, started at
+ * the configured rate by a workflow named `<workflowIdPrefix>/bulk_…`.
+ */
+export async function retryDeadLettersInBulk(deps: ServiceDeps, owner: string, filter: DeadLetterFilter, workflowIdPrefix = `dead-letter-retry/${owner}`) {
   const claimed = await claimDeadLettersForRetry(deps.pool, owner, filter, BULK_RETRY_MAX_ENTRIES + 1);
   const extra = claimed.slice(BULK_RETRY_MAX_ENTRIES);
   for (const row of extra) await releaseDeadLetterClaim(deps.pool, row.id);
   const rows = claimed.slice(0, BULK_RETRY_MAX_ENTRIES);
-  const workflowId = `dead-letter-retry/${owner}/${newId('bulk')}`;
+  const workflowId = `${workflowIdPrefix}/${newId('bulk')}`;
   if (rows.length > 0) {
     const deliveries = await Promise.all(rows.map((row) => retryDelivery(deps, row)));
     try {
-      await deps.temporal.workflow.start(deadLetterBulkRetryWorkflow, {
-        taskQueue: deps.config.temporal.taskQueue,
-        workflowId,
-        args: [{ deliveries, perSecond: deps.config.webhook.bulkRetryPerSecond }],
-      });
+      await withTemporalDeadline(deps, () =>
+        deps.temporal.workflow.start(deadLetterBulkRetryWorkflow, {
+          taskQueue: deps.config.temporal.taskQueue,
+          workflowId,
+          args: [{ deliveries, perSecond: deps.config.webhook.bulkRetryPerSecond }],
+        }),
+      );
     } catch (err) {
       for (const row of rows) await releaseDeadLetterClaim(deps.pool, row.id);
       throw ServiceError.temporalUnavailable('The retries', err, deps.config.temporal.namespace);

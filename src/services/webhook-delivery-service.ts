@@ -1,5 +1,5 @@
 import { ServiceError } from './service-error.js';
-import { eventTypeName, type LifecycleEvent } from '../workflows/contracts.js';
+import { publicEventType } from '../workflows/contracts.js';
 import { findBatch } from '../db/batches.js';
 import { listAttemptsOfBatch, type DeliveryAttemptRow } from '../db/webhook-delivery-attempts.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -10,7 +10,7 @@ export function toDeliveryAttemptObject(row: DeliveryAttemptRow) {
     id: row.id,
     object: 'webhook_delivery_attempt' as const,
     event_id: row.event_id,
-    event_type: eventTypeName(row.event_type as LifecycleEvent),
+    event_type: publicEventType(row.event_type),
     delivery_workflow_id: row.delivery_id,
     attempt: row.attempt,
     url: row.url,

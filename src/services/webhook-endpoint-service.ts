@@ -7,10 +7,15 @@ import {
   updateWebhookEndpoint,
   type WebhookEndpointRow,
 } from '../db/webhook-endpoints.js';
+import { webhookRetrySettings } from '../webhooks/retry-settings.js';
+import { operationalEventStartOptions, operationalEventWorkflow } from '../workflows/operational-event-workflow.js';
+import { retryDeadLettersInBulk } from './dead-letter-service.js';
+import { withTemporalDeadline } from './temporal-call.js';
 import { newId } from '../shared/ids.js';
 import { unixSeconds } from '../shared/unix-time.js';
+import { toWebhookEndpointObject } from '../webhooks/webhook-endpoint-object.js';
 import type { RotateWebhookSecretRequest } from '../batches/create-batch-request.js';
-import type { CreateWebhookEndpointRequest, UpdateWebhookEndpointRequest } from '../webhooks/webhook-endpoint-request.js';
+import type { CreateWebhookEndpointRequest, RecoverWebhookEndpointRequest, UpdateWebhookEndpointRequest } from '../webhooks/webhook-endpoint-request.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../workflows/contracts.js';
 import { assertWebhookUrl } from './batch-service.js';
 import { generateWebhookSecret } from './batch-webhook-service.js';
@@ -23,23 +28,6 @@ import { ServiceError } from './service-error.js';
  * receiver's load) in proportion. Stripe allows 16 endpoints per account.
  */
 export const MAX_ENDPOINTS_PER_OWNER = 16;
-
-/** An endpoint as users see it: never the secret (only the creation answer adds it). */
-export function toWebhookEndpointObject(row: WebhookEndpointRow) {
-  return {
-    id: row.id,
-    object: 'webhook_endpoint' as const,
-    url: row.url,
-    events: row.events,
-    description: row.description,
-    enabled: row.enabled,
-    disabled_reason: row.disabled_reason,
-    max_retries: row.max_retries,
-    timeout: row.timeout,
-    created_at: unixSeconds(row.created_at)!,
-    updated_at: unixSeconds(row.updated_at)!,
-  };
-}
 
 /** Registers an endpoint; the answer is the only place its secret is ever shown. */
 export async function createWebhookEndpoint(deps: ServiceDeps, owner: string, body: CreateWebhookEndpointRequest) {
@@ -58,6 +46,7 @@ export async function createWebhookEndpoint(deps: ServiceDeps, owner: string, bo
       enabled: body.enabled ?? true,
       maxRetries: body.max_retries ?? webhook.defaultMaxRetries,
       timeout: body.timeout ?? webhook.defaultTimeoutSeconds,
+      metadata: body.metadata ?? null,
     },
     MAX_ENDPOINTS_PER_OWNER,
   );
@@ -82,8 +71,10 @@ export async function getWebhookEndpoint(deps: ServiceDeps, owner: string, id: s
 /**
  * Changes an endpoint. Each attempt reads the URL from Postgres, so deliveries
  * under way use a new URL from their next attempt; disabling it stops them at
- * their next attempt (each is dead-lettered with that reason). `events`,
- * `max_retries` and `timeout` apply to events emitted afterwards.
+ * their next attempt, and they and later events are kept for a recovery
+ * (dead-letter entries with reason `endpoint_disabled`). `events`,
+ * `max_retries` and `timeout` apply to events emitted afterwards. Disabling
+ * or enabling sends the matching operational event.
  */
 export async function updateWebhookEndpointSettings(deps: ServiceDeps, owner: string, id: string, body: UpdateWebhookEndpointRequest) {
   if (body.url !== undefined) await assertWebhookUrl(deps, body.url, 'url');
@@ -94,10 +85,46 @@ export async function updateWebhookEndpointSettings(deps: ServiceDeps, owner: st
     enabled: body.enabled,
     maxRetries: body.max_retries,
     timeout: body.timeout,
+    metadata: body.metadata,
   });
   if (!row) throw ServiceError.notFound('webhook endpoint', id);
   deps.log.info({ endpointId: id, owner, fields: Object.keys(body) }, 'webhook endpoint updated');
+  if (row.enabled !== row.was_enabled) await announceStateChange(deps, row);
   return toWebhookEndpointObject(row);
+}
+
+/**
+ * Starts the `webhook_endpoint.enabled`/`.disabled` event of an owner's
+ * change. The change is saved whatever happens here: if Temporal cannot take
+ * the event now, the answer still succeeds and the miss is logged.
+ */
+async function announceStateChange(deps: ServiceDeps, row: WebhookEndpointRow) {
+  const type = row.enabled ? ('webhook_endpoint.enabled' as const) : ('webhook_endpoint.disabled' as const);
+  const input = { owner: row.owner, subject: { type, endpointId: row.id, changedAtMs: row.updated_at.getTime() }, retry: webhookRetrySettings(deps.config.webhook) };
+  try {
+    await withTemporalDeadline(deps, () =>
+      deps.temporal.workflow.start(operationalEventWorkflow, { ...operationalEventStartOptions(input), taskQueue: deps.config.temporal.taskQueue }),
+    );
+  } catch (err) {
+    deps.log.warn({ endpointId: row.id, owner: row.owner, eventType: type, err: (err as Error).message }, 'operational event not started');
+  }
+}
+
+/**
+ * Redelivers what an enabled endpoint missed: its unresolved dead-letter
+ * entries (kept while it was disabled, or whose attempts ran out) whose event
+ * happened in [since, until), oldest first, at the bulk-retry rate.
+ */
+export async function recoverWebhookEndpoint(deps: ServiceDeps, owner: string, id: string, body: RecoverWebhookEndpointRequest) {
+  const endpoint = await findWebhookEndpoint(deps.pool, owner, id);
+  if (!endpoint) throw ServiceError.notFound('webhook endpoint', id);
+  if (!endpoint.enabled) {
+    throw new ServiceError('conflict', `The endpoint is disabled; enable it first (PATCH /v1/webhook_endpoints/${id} {"enabled": true}), then recover.`, 'endpoint_disabled', 'id');
+  }
+  const filter = { target: id, eventSince: new Date(body.since * 1000), ...(body.until === undefined ? {} : { eventUntil: new Date(body.until * 1000) }) };
+  const started = await retryDeadLettersInBulk(deps, owner, filter, `webhook-endpoint-recover/${id}`);
+  deps.log.info({ endpointId: id, owner, since: body.since, started: started.started }, 'webhook endpoint recovery started');
+  return { ...started, object: 'webhook_endpoint.recovery' as const, endpoint_id: id };
 }
 
 /** Deletes an endpoint; its deliveries under way stop at their next attempt, dead-lettered with that reason. */

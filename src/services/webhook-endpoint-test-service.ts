@@ -1,5 +1,5 @@
 import { findWebhookEndpoint } from '../db/webhook-endpoints.js';
-import { insertTestWebhookEvent } from '../db/webhook-events.js';
+import { insertEventWithoutBatch } from '../db/webhook-events.js';
 import { newId } from '../shared/ids.js';
 import { TEST_EVENT_TYPE, type WebhookTestResult } from '../workflows/contracts.js';
 import { webhookTestWorkflow } from '../workflows/webhook-test-workflow.js';
@@ -19,7 +19,7 @@ export async function sendTestEvent(deps: ServiceDeps, owner: string, id: string
   if (!endpoint) throw ServiceError.notFound('webhook endpoint', id);
   const eventId = newId('evt');
   const payload = JSON.stringify({ id: eventId, object: 'event', type: TEST_EVENT_TYPE, created_at: Math.floor(Date.now() / 1000), data: { endpoint_id: id } });
-  await insertTestWebhookEvent(deps.pool, { id: eventId, owner, type: TEST_EVENT_TYPE, payload });
+  await insertEventWithoutBatch(deps.pool, { id: eventId, owner, type: TEST_EVENT_TYPE, payload });
   const deliveryId = `endpoint-test/${id}/${eventId}`;
   let result: WebhookTestResult;
   try {

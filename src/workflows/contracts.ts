@@ -39,6 +39,39 @@ export const DEFAULT_WEBHOOK_EVENTS: WebhookEvent[] = ['completed', 'failed', 'c
 /** The event `type` as it appears in payloads and headers. */
 export const eventTypeName = (event: LifecycleEvent): string => `batch.${event}`;
 
+/**
+ * An event's `type` as users see it, from the name it is stored under:
+ * lifecycle events are stored bare (`completed`), every other event
+ * (`webhook.test`, operational events) under its full name.
+ */
+export const publicEventType = (stored: string): string => (Object.hasOwn(LIFECYCLE_EVENTS, stored) ? `batch.${stored}` : stored);
+
+// ── Operational events ──────────────────────────────────────────────────────
+
+/**
+ * Events about the webhooks themselves, sent to the owner's endpoints that
+ * subscribe to them. Never about an operational event: a failed delivery of
+ * one is dead-lettered without a `webhook.dead_lettered`, so nothing loops.
+ */
+export const OPERATIONAL_EVENT_TYPES = ['webhook.dead_lettered', 'webhook_endpoint.disabled', 'webhook_endpoint.enabled'] as const;
+export type OperationalEventType = (typeof OPERATIONAL_EVENT_TYPES)[number];
+
+export const isOperationalEventType = (type: string): type is OperationalEventType =>
+  (OPERATIONAL_EVENT_TYPES as readonly string[]).includes(type);
+
+/** What an operational event is about: a dead-letter entry, or an endpoint that was disabled or enabled. */
+export type OperationalEventSubject =
+  | { type: 'webhook.dead_lettered'; deadLetterId: number }
+  /** `changedAtMs`: when the endpoint was disabled or enabled (its `updated_at`), which keys the event. */
+  | { type: 'webhook_endpoint.disabled' | 'webhook_endpoint.enabled'; endpointId: string; changedAtMs: number };
+
+export interface OperationalEventInput {
+  owner: string;
+  subject: OperationalEventSubject;
+  /** The spacing of its deliveries' attempts; how many, and their timeout, come from each endpoint. */
+  retry: WebhookRetrySettings;
+}
+
 /** How many events of each type a batch emitted; carried across continue-as-new. */
 export type EventCounters = Partial<Record<LifecycleEvent, number>>;
 
@@ -134,6 +167,21 @@ export const endpointIdOf = (target: DeliveryTarget | undefined): string | undef
 /** How a dead-letter entry names its target: `batch_webhook` or the endpoint's id. */
 export const deadLetterTargetOf = (target: DeliveryTarget | undefined): string => endpointIdOf(target) ?? 'batch_webhook';
 
+/**
+ * An event frozen together with its targets: the enabled endpoints it goes
+ * to. Disabled endpoints that subscribe keep it in the dead-letter queue
+ * (reason `endpoint_disabled`) until they are recovered.
+ */
+export interface RecordedEvent {
+  eventId: string;
+  endpoints: EndpointPlan[];
+}
+
+/** An operational event as frozen: the batch it concerns, if any, for tracing its deliveries. */
+export interface RecordedOperationalEvent extends RecordedEvent {
+  batchId: string | null;
+}
+
 /** A registered endpoint an event fans out to, as the batch workflow needs it: no secret. */
 export interface EndpointPlan {
   id: string;
@@ -144,6 +192,7 @@ export interface EndpointPlan {
 }
 
 export interface WebhookDeliveryInput {
+  /** Empty for an operational event about an endpoint, which belongs to no batch. */
   batchId: string;
   eventId: string;
   /** Lifecycle event name, e.g. `completed`. */
@@ -158,6 +207,12 @@ export interface WebhookDeliveryInput {
   /** Absent in deliveries started before endpoints existed: those are for the batch's own webhook. */
   target?: DeliveryTarget;
 }
+
+/** What a recorded attempt changed: the endpoint it disabled (410 Gone, or failing too long), if any. */
+export type RecordedAttempt = { disabledEndpoint: { endpointId: string; owner: string; disabledAtMs: number } | null };
+
+/** A dead-letter entry as written; `notify` when it is new and worth a `webhook.dead_lettered`. */
+export type RecordedDeadLetter = { deadLetterId: number; attempts: number; notify?: { owner: string } };
 
 export type WebhookDeliveryResult =
   | { status: 'delivered'; attempts: number; statusCode: number }

@@ -9,7 +9,8 @@ import { deadLetterTargetOf, type WebhookDeliveryInput } from './contracts.js';
  */
 export function deliveryStartOptions(workflowId: string, webhookUrl: string, input: WebhookDeliveryInput) {
   const typedSearchAttributes: SearchAttributePair[] = [
-    { key: BATCH_ID_ATTRIBUTE, value: input.batchId },
+    // An operational event about an endpoint belongs to no batch.
+    ...(input.batchId ? [{ key: BATCH_ID_ATTRIBUTE, value: input.batchId }] : []),
     { key: WEBHOOK_EVENT_TYPE_ATTRIBUTE, value: input.event },
   ];
   return {

@@ -7,11 +7,14 @@ import {
   type WebhookDeliveryResult,
   type WebhookRetrySettings,
 } from './contracts.js';
+import { startOperationalEvent } from './operational-event-workflow.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 // Deliveries started before this patch replay the old single-activity path.
 const ATTEMPT_LOOP_PATCH = 'webhook-attempts-counted-by-workflow';
+// Before this patch a disabled endpoint or a dead-lettered event told nobody.
+const OPERATIONAL_EVENTS_PATCH = 'webhook-operational-events';
 // Headroom so the HTTP timeout (exactly `timeoutSeconds`) fires before Temporal gives up on the POST.
 const START_TO_CLOSE_MARGIN_SECONDS = 5;
 // Pause between tries while Postgres is unreachable before a request goes out; no attempt is spent.
@@ -86,7 +89,13 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
       stoppedBecause = err.cause?.message;
       break;
     }
-    await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome, target });
+    const recorded = await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome, target });
+    // Optional chaining: attempts recorded before this returned anything replay as undefined.
+    const disabled = recorded?.disabledEndpoint;
+    if (disabled && patched(OPERATIONAL_EVENTS_PATCH)) {
+      const subject = { type: 'webhook_endpoint.disabled' as const, endpointId: disabled.endpointId, changedAtMs: disabled.disabledAtMs };
+      await startOperationalEvent({ owner: disabled.owner, subject, retry: input.retry });
+    }
     if (outcome.kind === 'delivered') {
       if (input.deadLetterId !== undefined) {
         await bookkeeping.recordDeadLetterRetrySuccess({ deadLetterId: input.deadLetterId, deliveryId });
@@ -103,6 +112,10 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   }
   // Dead-lettered only when the HTTP attempts ran out (or can never be made); the entry counts them from the log.
   const entry = await bookkeeping.recordDeadLetter({ ...ids, deadLetterId: input.deadLetterId, target, stoppedBecause });
+  if (entry.notify && patched(OPERATIONAL_EVENTS_PATCH)) {
+    const subject = { type: 'webhook.dead_lettered' as const, deadLetterId: entry.deadLetterId };
+    await startOperationalEvent({ owner: entry.notify.owner, subject, retry: input.retry }, input.batchId);
+  }
   setCurrentDetails(`dead-lettered after ${entry.attempts} attempts`);
   return { status: 'dead_lettered', deadLetterId: entry.deadLetterId, attempts: entry.attempts };
 }

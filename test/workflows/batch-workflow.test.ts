@@ -55,17 +55,16 @@ function batchActivities(plan: BatchPlan | null, total: number, overrides: Parti
     finalizeBatch: async () => ({ completed: total, failed: 0 }),
     failBatch: async () => undefined,
     // The owner has no registered endpoints: events go to the batch's webhook alone.
-    findSubscribedEndpoints: async () => [],
-    recordWebhookEvent: async ({ event, seq }) => ({ eventId: `evt_${event}_${seq}` }),
+    recordLifecycleEvent: async ({ event, seq, batchWebhook }) => (batchWebhook ? { eventId: `evt_${event}_${seq}`, endpoints: [] } : null),
     // Lifecycle events are delivered by child workflows on the same worker; the receiver takes them.
     prepareWebhookAttempt: async () => undefined,
     sendWebhook: async () => ({ kind: 'delivered', statusCode: 200, responseBody: 'ok', attemptedAt: Date.now(), durationMs: 1 }),
-    recordWebhookAttemptOutcome: async () => undefined,
+    recordWebhookAttemptOutcome: async () => ({ disabledEndpoint: null }),
     ...overrides,
   });
 }
 
-const BATCH_STEPS = new Set(['loadBatchPlan', 'validateBatchInput', 'processRequestRange', 'finalizeBatch', 'failBatch', 'recordWebhookEvent']);
+const BATCH_STEPS = new Set(['loadBatchPlan', 'validateBatchInput', 'processRequestRange', 'finalizeBatch', 'failBatch', 'recordLifecycleEvent']);
 
 function startBatch(taskQueue: string, batchId: string) {
   return env.client.workflow.start('batchWorkflow', { taskQueue, workflowId: batchWorkflowId(batchId), args: [{ batchId }] });
@@ -85,14 +84,14 @@ describe('batch workflow', () => {
       expect(await delivery(batchId, 'completed')).toEqual({ status: 'delivered', attempts: 1, statusCode: 200 });
     });
     const steps = log.names().filter((name) => BATCH_STEPS.has(name));
-    expect(steps).toEqual(['loadBatchPlan', 'validateBatchInput', 'processRequestRange', 'processRequestRange', 'processRequestRange', 'finalizeBatch', 'recordWebhookEvent']);
+    expect(steps).toEqual(['loadBatchPlan', 'validateBatchInput', 'processRequestRange', 'processRequestRange', 'processRequestRange', 'finalizeBatch', 'recordLifecycleEvent']);
     expect(log.inputsOf('processRequestRange').map(({ fromLine, toLine }) => [fromLine, toLine]).sort((a, b) => a[0]! - b[0]!)).toEqual([
       [0, 5],
       [5, 10],
       [10, 12],
     ]);
     expect(log.inputsOf('finalizeBatch')).toEqual([{ batchId, status: 'completed' }]);
-    expect(log.inputsOf('recordWebhookEvent')).toEqual([{ batchId, event: 'completed', seq: 1 }]);
+    expect(log.inputsOf('recordLifecycleEvent')).toEqual([{ batchId, event: 'completed', seq: 1, batchWebhook: true }]);
   });
 
   it('fails when validation rejects the input: a failed event, no chunks, nothing finalized', async () => {
@@ -103,8 +102,8 @@ describe('batch workflow', () => {
       expect(await delivery(batchId, 'failed')).toMatchObject({ status: 'delivered' });
     });
     // Validation already recorded its line errors on the batch: failBatch is not called again.
-    expect(log.names().filter((name) => BATCH_STEPS.has(name))).toEqual(['loadBatchPlan', 'validateBatchInput', 'recordWebhookEvent']);
-    expect(log.inputsOf('recordWebhookEvent')).toEqual([{ batchId, event: 'failed', seq: 1 }]);
+    expect(log.names().filter((name) => BATCH_STEPS.has(name))).toEqual(['loadBatchPlan', 'validateBatchInput', 'recordLifecycleEvent']);
+    expect(log.inputsOf('recordLifecycleEvent')).toEqual([{ batchId, event: 'failed', seq: 1, batchWebhook: true }]);
   });
 
   it('keeps at most chunkConcurrency chunks in flight', async () => {
@@ -165,7 +164,7 @@ describe('batch workflow', () => {
     expect(log.inputsOf('processRequestRange').map(({ fromLine }) => fromLine).sort((a, b) => a - b)).toEqual([0, 5]);
     expect(cancelledChunks).toBe(2);
     expect(log.inputsOf('finalizeBatch')).toEqual([{ batchId, status: 'cancelled' }]);
-    expect(log.inputsOf('recordWebhookEvent')).toEqual([{ batchId, event: 'cancelled', seq: 1 }]);
+    expect(log.inputsOf('recordLifecycleEvent')).toEqual([{ batchId, event: 'cancelled', seq: 1, batchWebhook: true }]);
     expect(log.of('failBatch')).toEqual([]);
   });
 
@@ -190,7 +189,7 @@ describe('batch workflow', () => {
     const [finalize] = log.of('finalizeBatch');
     expect(finalize!.atMs - startedAtMs).toBeGreaterThanOrEqual(24 * HOUR_MS);
     expect(finalize!.atMs - startedAtMs).toBeLessThan(25 * HOUR_MS);
-    expect(log.inputsOf('recordWebhookEvent')).toEqual([{ batchId, event: 'expired', seq: 1 }]);
+    expect(log.inputsOf('recordLifecycleEvent')).toEqual([{ batchId, event: 'expired', seq: 1, batchWebhook: true }]);
   });
 
   it('continues as new when its history grows long, without redoing or skipping chunks', async () => {
@@ -212,7 +211,7 @@ describe('batch workflow', () => {
     const fromLines = log.inputsOf('processRequestRange').map(({ fromLine }) => fromLine);
     expect(fromLines.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(log.inputsOf('finalizeBatch')).toEqual([{ batchId, status: 'completed' }]);
-    expect(log.inputsOf('recordWebhookEvent')).toEqual([{ batchId, event: 'completed', seq: 1 }]);
+    expect(log.inputsOf('recordLifecycleEvent')).toEqual([{ batchId, event: 'completed', seq: 1, batchWebhook: true }]);
   });
 
   it('fails on a data error: the chunk is not retried, the error is recorded, nothing finalized', async () => {
@@ -234,7 +233,7 @@ describe('batch workflow', () => {
       },
     ]);
     expect(log.of('finalizeBatch')).toEqual([]);
-    expect(log.inputsOf('recordWebhookEvent')).toEqual([{ batchId, event: 'failed', seq: 1 }]);
+    expect(log.inputsOf('recordLifecycleEvent')).toEqual([{ batchId, event: 'failed', seq: 1, batchWebhook: true }]);
   });
 
   it('is abandoned when its batch row never appears: it waits a minute and calls nothing else', async () => {

@@ -40,7 +40,7 @@ describe('dead-letter bulk retry workflow', () => {
     const { activities, log } = stubActivities({
       prepareWebhookAttempt: async () => undefined,
       sendWebhook: async () => ({ kind: 'delivered', statusCode: 200, responseBody: 'ok', attemptedAt: Date.now(), durationMs: 1 }),
-      recordWebhookAttemptOutcome: async () => undefined,
+      recordWebhookAttemptOutcome: async () => ({ disabledEndpoint: null }),
       recordDeadLetterRetrySuccess: async () => undefined,
     });
     // The second entry's delivery is already running (on a queue no worker polls): the bulk retry leaves it be.

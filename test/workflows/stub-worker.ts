@@ -50,12 +50,19 @@ const ACTIVITY_NAMES = {
   failBatch: true,
   findSubscribedEndpoints: true,
   recordWebhookEvent: true,
+  recordLifecycleEvent: true,
+  recordOperationalEvent: true,
   prepareWebhookAttempt: true,
   sendWebhook: true,
   recordWebhookAttemptOutcome: true,
   deliverWebhook: true,
   recordDeadLetter: true,
   recordDeadLetterRetrySuccess: true,
+  deleteExpiredFiles: true,
+  deleteFinishedBatchRequests: true,
+  deleteOldWebhookAttempts: true,
+  deleteOldWebhookEvents: true,
+  deleteResolvedDeadLetters: true,
 } satisfies Record<ActivityName, true>;
 
 /**

@@ -61,7 +61,7 @@ function deliveryActivities(answers: (() => WebhookSendOutcome)[], overrides: Pa
       if (!answer) throw new Error(`no answer for send ${sends}`);
       return answer();
     },
-    recordWebhookAttemptOutcome: async () => undefined,
+    recordWebhookAttemptOutcome: async () => ({ disabledEndpoint: null }),
     recordDeadLetter: async () => ({ deadLetterId: 42, attempts: sends }),
     recordDeadLetterRetrySuccess: async () => undefined,
     ...overrides,
@@ -221,6 +221,7 @@ describe('webhook delivery workflow', () => {
         recordWebhookAttemptOutcome: async () => {
           recordings += 1;
           if (recordings <= 3) throw new Error('connection terminated unexpectedly');
+          return { disabledEndpoint: null };
         },
       });
       expect((await deliver(activities, input)).result).toEqual({ status: 'delivered', attempts: 1, statusCode: 200 });

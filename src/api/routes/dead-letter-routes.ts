@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { WebhookEventNameSchema } from '../../batches/create-batch-request.js';
 import {
   deleteDeadLetterObject,
   getDeadLetterObject,
@@ -13,6 +12,8 @@ import { ApiError } from '../api-error.js';
 import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
 import { storableText } from '../../shared/storable-text.js';
+import { MAX_UNIX_SECONDS } from '../../shared/unix-time.js';
+import { AnyEventNameSchema } from '../../webhooks/webhook-endpoint-request.js';
 import { parseOrThrow, readJson } from '../validate.js';
 
 /** Entry ids are positive integers; anything else names no entry, so it is a 404 too. */
@@ -21,23 +22,21 @@ function entryId(raw: string): number {
   return Number(raw);
 }
 
-/** The last second a JavaScript Date can hold (ECMA-262: 8.64e15 ms after the epoch). */
-const MAX_UNIX_SECONDS = 8_640_000_000_000;
-
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.coerce.number().int().min(1).optional(),
   batch_id: storableText().max(128).optional(),
-  event_type: WebhookEventNameSchema.optional(),
+  event_type: AnyEventNameSchema.optional(),
   state: z.enum(['pending', 'retrying', 'succeeded', 'failed']).optional(),
   // `batch_webhook` or an endpoint id (`we_…`): the target the entries belong to.
   endpoint_id: storableText().max(128).optional(),
+  reason: z.enum(['delivery_failed', 'endpoint_disabled']).optional(),
 });
 
 const BulkRetryBody = z
   .object({
     batch_id: storableText().max(128).optional(),
-    event_type: WebhookEventNameSchema.optional(),
+    event_type: AnyEventNameSchema.optional(),
     // Unix seconds; beyond this a JavaScript Date (and so the query) has no valid value.
     created_since: z.number().int().min(0).max(MAX_UNIX_SECONDS).optional(),
     endpoint_id: storableText().max(128).optional(),
@@ -51,7 +50,7 @@ export function deadLetterRoutes(deps: ServiceDeps) {
       const rows = await listDeadLetterObjects(
         deps,
         c.get('owner'),
-        { batchId: q.batch_id, eventType: q.event_type, state: q.state, target: q.endpoint_id },
+        { batchId: q.batch_id, eventType: q.event_type, state: q.state, target: q.endpoint_id, reason: q.reason },
         { limit: q.limit, after: q.after },
       );
       return c.json(toList(rows, q.limit));

@@ -6,12 +6,13 @@ import {
   deleteWebhookEndpointObject,
   getWebhookEndpoint,
   listWebhookEndpointObjects,
+  recoverWebhookEndpoint,
   rotateWebhookEndpointSecretOf,
   updateWebhookEndpointSettings,
 } from '../../services/webhook-endpoint-service.js';
 import { RotateWebhookSecretRequestSchema } from '../../batches/create-batch-request.js';
 import { sendTestEvent } from '../../services/webhook-endpoint-test-service.js';
-import { CreateWebhookEndpointRequestSchema, UpdateWebhookEndpointRequestSchema } from '../../webhooks/webhook-endpoint-request.js';
+import { CreateWebhookEndpointRequestSchema, RecoverWebhookEndpointRequestSchema, UpdateWebhookEndpointRequestSchema } from '../../webhooks/webhook-endpoint-request.js';
 import { ApiError } from '../api-error.js';
 import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
@@ -50,5 +51,10 @@ export function webhookEndpointsRoutes(deps: ServiceDeps) {
       const body = parseOrThrow(RotateWebhookSecretRequestSchema, await readOptionalJson(c.req));
       return c.json(await rotateWebhookEndpointSecretOf(deps, c.get('owner'), id, body));
     })
-    .post('/:id/test', async (c) => c.json(await sendTestEvent(deps, c.get('owner'), endpointId(c.req.param('id')))));
+    .post('/:id/test', async (c) => c.json(await sendTestEvent(deps, c.get('owner'), endpointId(c.req.param('id')))))
+    .post('/:id/recover', async (c) => {
+      const id = endpointId(c.req.param('id'));
+      const body = parseOrThrow(RecoverWebhookEndpointRequestSchema, await readJson(c.req));
+      return c.json(await recoverWebhookEndpoint(deps, c.get('owner'), id, body), 202);
+    });
 }
