@@ -55,6 +55,23 @@ const retrySchedule = z.string().transform((raw, ctx) => {
 
 const DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS = DEFAULT_WEBHOOK_RETRY_SCHEDULE.split(',').map((w) => parseDurationSeconds(w)!);
 
+/**
+ * A retention period such as `30d`, `12h` or plain seconds: at least an hour,
+ * at most ten years; `0` keeps the data forever.
+ */
+const retention = (defaultSeconds: number) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      const seconds = parseDurationSeconds(raw);
+      if (seconds === undefined || (seconds !== 0 && (seconds < 3600 || seconds > 3650 * 86_400))) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30d, 12h or 3600 (1h to 3650d), or 0 to keep forever' });
+        return z.NEVER;
+      }
+      return Math.round(seconds);
+    })
+    .default(defaultSeconds);
+
 const httpUrl = z
   .string()
   .url()
@@ -107,6 +124,24 @@ const EnvSchema = z.object({
   BATCH_CHUNK_CONCURRENCY: int(1, 64).default(4),
   BATCH_PROGRESS_INTERVAL_SECONDS: int(1, 86_400).default(60),
   BATCH_CONTINUE_AS_NEW_EVENTS: int(50, 40_000).default(2_000),
+
+  // Retention (docs/RETENTION.md): how long finished data is kept; a Temporal Schedule runs the clean-up.
+  RETENTION_BATCH_REQUESTS: retention(30 * 86_400),
+  RETENTION_WEBHOOK_EVENTS: retention(30 * 86_400),
+  RETENTION_WEBHOOK_ATTEMPTS: retention(30 * 86_400),
+  RETENTION_RESOLVED_DEAD_LETTERS: retention(30 * 86_400),
+  RETENTION_CLEANUP_INTERVAL: z
+    .string()
+    .transform((raw, ctx) => {
+      const seconds = parseDurationSeconds(raw);
+      if (seconds === undefined || seconds < 60 || seconds > 7 * 86_400) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 1h or 15m (1m to 7d)' });
+        return z.NEVER;
+      }
+      return Math.round(seconds);
+    })
+    .default(3600),
+  RETENTION_DELETE_BATCH_SIZE: int(1, 100_000).default(1_000),
 
   WEBHOOK_SECRET: z.string().min(1).max(256).optional(),
   // After a secret rotation, how long deliveries are also signed with the previous secret (at most 30 days).
@@ -184,6 +219,15 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     chunkConcurrency: e.BATCH_CHUNK_CONCURRENCY,
     progressIntervalSeconds: e.BATCH_PROGRESS_INTERVAL_SECONDS,
     continueAsNewEvents: e.BATCH_CONTINUE_AS_NEW_EVENTS,
+  },
+  /** Seconds each kind of finished data is kept (0: forever), and how the clean-up runs. */
+  retention: {
+    batchRequestsSeconds: e.RETENTION_BATCH_REQUESTS,
+    webhookEventsSeconds: e.RETENTION_WEBHOOK_EVENTS,
+    webhookAttemptsSeconds: e.RETENTION_WEBHOOK_ATTEMPTS,
+    resolvedDeadLettersSeconds: e.RETENTION_RESOLVED_DEAD_LETTERS,
+    cleanupIntervalSeconds: e.RETENTION_CLEANUP_INTERVAL,
+    deleteBatchSize: e.RETENTION_DELETE_BATCH_SIZE,
   },
   webhook: {
     secret: e.WEBHOOK_SECRET,

@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
@@ -8,6 +9,7 @@ import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { createUpstreamClient } from '../upstream/upstream-client.js';
 import { createWebhookDispatcher } from '../webhooks/url-guard.js';
 import { createBatchWorker } from './create-worker.js';
+import { ensureRetentionScheduleAtStartUp } from './ensure-retention-schedule.js';
 import { waitForNamespace } from './wait-for-namespace.js';
 
 type WorkerRuntimeConfig = Config & { temporal: Config['temporal'] & { address: string } };
@@ -45,6 +47,9 @@ export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log:
         shutdown = () => {
           if (worker.getState() === 'RUNNING') worker.shutdown();
         };
+        // The retention clean-up runs on a Temporal Schedule; creating it again changes nothing.
+        const client = new Client({ connection, namespace: config.temporal.namespace });
+        await ensureRetentionScheduleAtStartUp(client, { taskQueue: config.temporal.taskQueue, intervalSeconds: config.retention.cleanupIntervalSeconds }, log);
         if (signal.aborted) return;
         log.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker started');
         await worker.run();
