@@ -16,6 +16,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { createUpstreamClient } from '../../src/upstream/upstream-client.js';
 import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
 import { bundleWorkflows } from '../../src/worker/bundle-workflows.js';
+import { retentionCleanupWorkflow } from '../../src/workflows/retention-cleanup-workflow.js';
 import { toFixture } from '../support/history-fixtures.js';
 import { chatLines, startHarness, type Harness } from '../support/service-harness.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
@@ -137,6 +138,45 @@ describe('record workflow histories', () => {
     }
   });
 
+  it('event recorded with its targets: kept for a disabled endpoint, dead-lettered and gone with notices', async () => {
+    const failing = await startWebhookReceiver(() => ({ status: 500 }));
+    const gone = await startWebhookReceiver(() => ({ status: 410 }));
+    const watching = await startWebhookReceiver(() => ({ status: 204 }));
+    const endpoint = async (json: Record<string, unknown>) => {
+      const res = await h.api('/v1/webhook_endpoints', { method: 'POST', json });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const ids = [
+      await endpoint({ url: failing.url, max_retries: 1 }),
+      await endpoint({ url: gone.url, max_retries: 3 }),
+      await endpoint({ url: failing.url, enabled: false }),
+      await endpoint({ url: watching.url, events: ['webhook.dead_lettered', 'webhook_endpoint.disabled'] }),
+    ];
+    const [failingId, goneId] = ids as [string, string];
+    try {
+      const { handle } = await createBatch(chatLines(2));
+      expect(await handle.result()).toBe('completed');
+      await save('batch-completed-recorded-with-targets', 'A 2-request batch, no webhook, with three endpoints subscribed to completed (one disabled, which keeps the event): the event is frozen with its targets in one activity (patch webhook-event-recorded-with-targets).', handle);
+      const toFailing = h.env.client.workflow.getHandle(`${handle.workflowId}/endpoint/${failingId}/completed-1`);
+      const dead = (await toFailing.result()) as { status: string; deadLetterId: number };
+      expect(dead.status).toBe('dead_lettered');
+      await save('delivery-dead-lettered-with-notice', 'A delivery to an endpoint: its one attempt answered 500, dead-lettered, and a webhook.dead_lettered operational event started (patch webhook-operational-events).', toFailing);
+      const toGone = h.env.client.workflow.getHandle(`${handle.workflowId}/endpoint/${goneId}/completed-1`);
+      expect(await toGone.result()).toMatchObject({ status: 'dead_lettered', attempts: 1 });
+      await save('delivery-gone-disables-endpoint', 'A delivery to an endpoint that answered 410 Gone: the endpoint is disabled, a webhook_endpoint.disabled event started, the event kept for it.', toGone);
+      const notice = h.env.client.workflow.getHandle(`webhook-ops/dead-letter-${dead.deadLetterId}`);
+      expect(await notice.result()).toMatchObject({ deliveries: 1 });
+      await save('operational-event-dead-lettered', 'operationalEventWorkflow: a webhook.dead_lettered event frozen and sent to the one endpoint subscribed.', notice);
+    } finally {
+      // Later scenarios record batches of the same owner: they must not fan out to these endpoints.
+      for (const id of ids) await h.api(`/v1/webhook_endpoints/${id}`, { method: 'DELETE' });
+      await failing.close();
+      await gone.close();
+      await watching.close();
+    }
+  });
+
   it('batch cancelled mid-run', async () => {
     const { id, handle } = await createBatch(chatLines(6, (i) => (i >= 2 ? NEVER_ANSWERS : {})));
     await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');
@@ -219,5 +259,17 @@ describe('record the expired batch', () => {
       await webhookDispatcher.close();
       await h.startWorker();
     }
+  });
+});
+
+describe('record the retention clean-up', () => {
+  it('retention clean-up run', async () => {
+    // As the retention-cleanup schedule starts it; every step runs once (nothing here is old enough to delete).
+    const handle = await h.env.client.workflow.start(retentionCleanupWorkflow, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: `retention-cleanup-${Date.now()}`,
+    });
+    expect(await handle.result()).toMatchObject({ unfinished: [] });
+    await save('retention-cleanup', 'One run of retentionCleanupWorkflow, as the retention-cleanup schedule starts it: each clean-up activity called once.', handle);
   });
 });
