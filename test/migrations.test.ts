@@ -146,4 +146,40 @@ describe('migrations', () => {
       await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);
     }
   });
+
+  it('upgrade a database at 009 without losing a file or a request row: existing files never expire, finished batches wait for the clean-up', async () => {
+    const u = new URL(url);
+    const older = `${database}_009`;
+    await admin.query(`CREATE DATABASE ${older}`);
+    u.pathname = `/${older}`;
+    const pool = createPool(u.toString(), 2);
+    try {
+      await pool.query(`CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const name of MIGRATIONS.filter((n) => n < '010')) {
+        await pool.query(await readFile(new URL(`../src/db/migrations/${name}`, import.meta.url), 'utf8'));
+        await pool.query(`INSERT INTO schema_migrations (name) VALUES ($1::text)`, [name]);
+      }
+      await pool.query(`INSERT INTO files (id, owner, purpose, filename, bytes) VALUES ('file-1', 'alice', 'batch', 'in.jsonl', 3)`);
+      await pool.query(`INSERT INTO file_chunks (file_id, seq, data) VALUES ('file-1', 0, 'abc'::bytea)`);
+      await pool.query(
+        `INSERT INTO batches (id, owner, endpoint, input_file_id, completion_window, status, expires_at, completed_at)
+         VALUES ('batch_1', 'alice', '/v1/chat/completions', 'file-1', '24h', 'completed', now(), now() - interval '40 days')`,
+      );
+      await pool.query(`INSERT INTO batch_requests (batch_id, line, custom_id, body, state) VALUES ('batch_1', 0, 'req-0', '{}', 'completed')`);
+
+      expect(await migrate(pool)).toEqual(MIGRATIONS.filter((n) => n >= '010'));
+      const files = await pool.query(`SELECT id, expires_at, (SELECT count(*)::int FROM file_chunks WHERE file_id = files.id) AS chunks FROM files`);
+      expect(files.rows).toEqual([{ id: 'file-1', expires_at: null, chunks: 1 }]);
+      const batches = await pool.query(`SELECT id, output_expires_after_seconds, requests_purged_at FROM batches`);
+      expect(batches.rows).toEqual([{ id: 'batch_1', output_expires_after_seconds: null, requests_purged_at: null }]);
+      expect((await pool.query(`SELECT 1 FROM batch_requests WHERE batch_id = 'batch_1'`)).rowCount).toBe(1);
+      const indexes = await pool.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE indexname LIKE '%retention%' OR indexname LIKE '%expires%' ORDER BY 1`);
+      expect(indexes.rows.map((r) => r.indexname)).toEqual(
+        expect.arrayContaining(['batches_requests_retention_idx', 'files_expires_at_idx', 'webhook_delivery_attempts_retention_idx', 'webhook_events_retention_idx']),
+      );
+    } finally {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);
+    }
+  });
 });
