@@ -9,6 +9,7 @@ import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import { httpMetrics } from '../metrics/http-metrics.js';
 import { jsonBodyLimit, storableUrlText } from './request-guards.js';
 import { batchesRoutes } from './routes/batches-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
 import { deadLetterRoutes } from './routes/dead-letter-routes.js';
 import { filesRoutes } from './routes/files-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -27,6 +28,7 @@ export function createApp(deps: ServiceDeps) {
     app.route('/', metricsRoutes({ registry: deps.metrics.registry, token: deps.config.metrics.token }));
   }
   app.route('/', healthRoutes(deps));
+  app.route('/console', consoleRoutes(deps.config));
   app.use('/v1/*', bearerAuth(deps.config.apiKeys), storableUrlText, jsonBodyLimit);
   if (deps.startup) {
     const { schemaReady } = deps.startup;
