@@ -93,10 +93,18 @@ async function deadLettersOfBatch(page: Page, batchId: string): Promise<void> {
 describe('the web console', () => {
   it('turns a wrong key away with a clear error, and takes the right one', async () => {
     const page = await open();
+    const assetTypes = new Map<string, string | undefined>();
+    page.on('response', (res) => {
+      const { pathname } = new URL(res.url());
+      if (pathname.startsWith('/console/assets/')) assetTypes.set(pathname, res.headers()['content-type']);
+    });
     const shell = await page.goto('/console/batches');
     expect(shell?.headers()['content-security-policy']).toContain("script-src 'self'");
     expect(shell?.headers()['content-type']).toMatch(/^text\/html/);
     await page.waitForURL((url) => url.pathname === '/console/key' && url.searchParams.get('next') === '/console/batches');
+    await page.getByLabel('API key').waitFor();
+    expect(assetTypes.get('/console/assets/console.js')).toMatch(/^text\/javascript/);
+    expect(assetTypes.get('/console/assets/console.css')).toMatch(/^text\/css/);
 
     await page.getByLabel('API key').fill('sk-not-a-real-key');
     await page.getByRole('button', { name: 'Use this key' }).click();
