@@ -14,7 +14,6 @@ import { createBatch, fileLines, finishedBatch } from './support/batches.js';
 import { chatLines, startHarness, type Harness } from './support/service-harness.js';
 import { createLocalEnv } from './support/temporal.js';
 
-const DAY = 86_400;
 const uid = () => randomUUID().slice(0, 8);
 
 describe('the retention clean-up', () => {
