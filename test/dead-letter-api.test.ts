@@ -119,6 +119,30 @@ describe('dead-letter queue API', () => {
     await receiver.close();
   });
 
+  it('a retry that meets a concurrent claim of the entry waits for it and answers with its delivery', async () => {
+    const receiver = await flakyReceiver();
+    const entry = await deadLetteredBatch(receiver.url);
+    // Another request's claim, caught between its UPDATE and its commit.
+    const claim = await h.pool.connect();
+    try {
+      await claim.query('BEGIN');
+      await claim.query(
+        `UPDATE webhook_dead_letter SET state = 'retrying', retry_count = retry_count + 1, last_delivery_id = last_delivery_id || '/retry-1' WHERE id = $1`,
+        [entry.id],
+      );
+      const answer = retry(entry.id);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await claim.query('COMMIT');
+      const res = await answer;
+      expect(res.status).toBe(202);
+      const body = await bodyOf<DeadLetterEntry>(res);
+      expect(body).toMatchObject({ state: 'retrying', retry_count: 1, delivery_workflow_id: `${webhookDeliveryWorkflowId(entry.batch_id!, 'completed', 1)}/retry-1` });
+    } finally {
+      claim.release();
+      await receiver.close();
+    }
+  });
+
   it('deletes an entry, then answers 404 for it everywhere', async () => {
     const receiver = await flakyReceiver();
     const entry = await deadLetteredBatch(receiver.url);

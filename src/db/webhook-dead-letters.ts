@@ -107,9 +107,13 @@ export async function recordDeadLetterRetryOutcome(
   );
 }
 
-export async function findDeadLetter(db: Queryable, owner: string, id: number): Promise<DeadLetterRow | undefined> {
+/**
+ * One entry. `waitForClaims`: if a concurrent claim holds the row, wait for it
+ * and read what it wrote (a plain read would still see the state before it).
+ */
+export async function findDeadLetter(db: Queryable, owner: string, id: number, opts: { waitForClaims?: boolean } = {}): Promise<DeadLetterRow | undefined> {
   const { rows } = await db.query<DeadLetterRow>(
-    `SELECT * FROM webhook_dead_letter WHERE id = $1::bigint AND owner = $2::text`,
+    `SELECT * FROM webhook_dead_letter WHERE id = $1::bigint AND owner = $2::text${opts.waitForClaims ? ' FOR SHARE' : ''}`,
     [id, owner],
   );
   return rows[0];

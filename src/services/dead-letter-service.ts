@@ -85,7 +85,8 @@ async function retryDelivery(deps: ServiceDeps, row: DeadLetterRow) {
 export async function retryDeadLetter(deps: ServiceDeps, owner: string, id: number, reclaimed = false) {
   const [claimed] = await claimDeadLettersForRetry(deps.pool, owner, { id }, 1);
   if (!claimed) {
-    const row = await findDeadLetter(deps.pool, owner, id);
+    // The claim skips a row another claim holds: wait for that one, so both answers name the same delivery.
+    const row = await findDeadLetter(deps.pool, owner, id, { waitForClaims: true });
     if (!row) throw ServiceError.notFound('dead-letter entry', String(id));
     if (row.state === 'succeeded') {
       throw new ServiceError('conflict', 'This entry was already delivered by an earlier retry.', 'already_delivered', 'id');
