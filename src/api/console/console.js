@@ -61,7 +61,7 @@ function time(seconds) {
 /** Headers are text, or [text, 'num'] for a right-aligned number column. */
 function table(label, headers, rows) {
   const head = headers.map((h) => (Array.isArray(h) ? el('th', { scope: 'col', class: h[1] }, h[0]) : el('th', { scope: 'col' }, h)));
-  return el('table', { 'aria-label': label }, el('thead', {}, el('tr', {}, head)), el('tbody', {}, rows));
+  return el('div', { class: 'scroll' }, el('table', { 'aria-label': label }, el('thead', {}, el('tr', {}, head)), el('tbody', {}, rows)));
 }
 
 function query(params) {
@@ -407,7 +407,7 @@ async function deadLettersPage() {
           el('button', { type: 'button', class: 'secondary', onclick: () => (confirming.add(entry.id), render()) }, 'Delete')];
     return el('tr', { 'data-entry-id': entry.id },
       td(entry.id, 'num'),
-      td(el('a', { href: batchHref(entry.batch_id) }, el('code', {}, entry.batch_id))),
+      td(el('a', { href: batchHref(entry.batch_id) }, el('code', {}, entry.batch_id)), 'wrap'),
       td([entry.event_type, el('details', {}, el('summary', {}, 'payload'), el('pre', {}, JSON.stringify(entry.payload, null, 2)))]),
       td([el('code', {}, entry.target), el('br'), el('span', { class: 'mono' }, entry.webhook_url)], 'wrap'),
       td(badge(entry.state)), td(entry.attempts, 'num'), td(entry.retry_count, 'num'),
