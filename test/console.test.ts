@@ -91,6 +91,24 @@ async function deadLettersOfBatch(page: Page, batchId: string): Promise<void> {
 }
 
 describe('the web console', () => {
+  it('serves public shells and assets without a key, under a strict CSP, and no secret in them', async () => {
+    const root = await h.app.request('/console');
+    expect([root.status, root.headers.get('location')]).toEqual([302, '/console/batches']);
+    const shell = await h.app.request('/console/dead-letters');
+    const html = await shell.text();
+    expect(shell.status).toBe(200);
+    expect(shell.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src 'self';.*form-action 'none'/);
+    expect(html).toContain(`data-temporal-ui-url="${TEMPORAL_UI}"`);
+    expect(html).not.toContain('<script>');
+    expect(html).not.toContain(ALICE_KEY);
+    const version = /\/console\/assets\/console\.js\?v=([0-9a-f]{12})/.exec(html)?.[1];
+    const js = await h.app.request(`/console/assets/console.js?v=${version}`);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+    expect(js.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await h.app.request('/console/assets/console.js?v=old')).headers.get('cache-control')).toBe('no-cache');
+    expect((await h.app.request('/console/assets/secrets.json')).status).toBe(404);
+  });
+
   it('turns a wrong key away with a clear error, and takes the right one', async () => {
     const page = await open();
     const assetTypes = new Map<string, string | undefined>();

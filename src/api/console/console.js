@@ -448,8 +448,8 @@ async function deadLettersPage() {
   });
 
   renderBulk(false);
-  show(deadLetterFilterForm(filter), bulk, messages, list);
   await refresh();
+  show(deadLetterFilterForm(filter), bulk, messages, list);
   pollWhileRetrying(true);
 }
 
