@@ -119,6 +119,8 @@ async function receiveUpload(
   };
 
   parser.on('field', (name, value) => {
+    // A part without a name (hostile or broken clients) is ignored, like any unknown field.
+    if (typeof name !== 'string') return;
     if (isExpiresAfterField(name)) {
       expiresAfter[EXPIRES_AFTER_FIELDS[name]] = value;
       const problem = expiresAfterFormProblem(expiresAfter, false);
