@@ -14,6 +14,7 @@ import { deadLetterRoutes } from './routes/dead-letter-routes.js';
 import { filesRoutes } from './routes/files-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { openApiRoutes } from './routes/openapi-routes.js';
 import { webhookEndpointsRoutes } from './routes/webhook-endpoints-routes.js';
 
 /** Seconds a client should wait before retrying a 503 (Postgres or Temporal unreachable, still starting). */
@@ -28,6 +29,8 @@ export function createApp(deps: ServiceDeps) {
     app.route('/', metricsRoutes({ registry: deps.metrics.registry, token: deps.config.metrics.token }));
   }
   app.route('/', healthRoutes(deps));
+  // The API's description and its docs page: public, outside /v1 and its API keys.
+  app.route('/', openApiRoutes());
   app.route('/console', consoleRoutes(deps.config));
   app.use('/v1/*', bearerAuth(deps.config.apiKeys), storableUrlText, jsonBodyLimit);
   if (deps.startup) {

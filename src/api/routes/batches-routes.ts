@@ -10,17 +10,17 @@ import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
 import { parseOrThrow, readJson, readOptionalJson } from '../validate.js';
 
-const ListBatchesQuery = z.object({
+export const ListBatchesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.string().optional(),
 });
 
-const ListDeliveriesQuery = z.object({
+export const ListDeliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(100),
   after: z.coerce.number().int().min(0).optional(),
 });
 
-const IdempotencyKey = z.string().min(1).max(255).nullable();
+export const IdempotencyKey = z.string().min(1).max(255).nullable();
 
 export function batchesRoutes(deps: ServiceDeps) {
   return new Hono<{ Variables: AuthVariables }>()

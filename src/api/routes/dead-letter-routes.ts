@@ -22,7 +22,7 @@ function entryId(raw: string): number {
   return Number(raw);
 }
 
-const ListQuery = z.object({
+export const ListDeadLettersQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.coerce.number().int().min(1).optional(),
   batch_id: storableText().max(128).optional(),
@@ -33,7 +33,7 @@ const ListQuery = z.object({
   reason: z.enum(['delivery_failed', 'endpoint_disabled']).optional(),
 });
 
-const BulkRetryBody = z
+export const BulkRetryBody = z
   .object({
     batch_id: storableText().max(128).optional(),
     event_type: AnyEventNameSchema.optional(),
@@ -46,7 +46,7 @@ const BulkRetryBody = z
 export function deadLetterRoutes(deps: ServiceDeps) {
   return new Hono<{ Variables: AuthVariables }>()
     .get('/', async (c) => {
-      const q = parseOrThrow(ListQuery, c.req.query());
+      const q = parseOrThrow(ListDeadLettersQuery, c.req.query());
       const rows = await listDeadLetterObjects(
         deps,
         c.get('owner'),

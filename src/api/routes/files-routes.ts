@@ -6,7 +6,7 @@ import type { AuthVariables } from '../auth.js';
 import { toList } from '../list-shape.js';
 import { parseOrThrow } from '../validate.js';
 
-const ListFilesQuery = z.object({
+export const ListFilesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
   after: z.string().optional(),
   purpose: z.string().optional(),

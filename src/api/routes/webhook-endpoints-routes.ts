@@ -24,7 +24,7 @@ function endpointId(raw: string): string {
   return raw;
 }
 
-const ListQuery = z.object({
+export const ListWebhookEndpointsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.string().regex(/^we_[A-Za-z0-9]{1,64}$/, 'must be a webhook endpoint id').optional(),
 });
@@ -36,7 +36,7 @@ export function webhookEndpointsRoutes(deps: ServiceDeps) {
       return c.json(await createWebhookEndpoint(deps, c.get('owner'), body));
     })
     .get('/', async (c) => {
-      const q = parseOrThrow(ListQuery, c.req.query());
+      const q = parseOrThrow(ListWebhookEndpointsQuery, c.req.query());
       return c.json(toList(await listWebhookEndpointObjects(deps, c.get('owner'), q), q.limit));
     })
     .get('/:id', async (c) => c.json(await getWebhookEndpoint(deps, c.get('owner'), endpointId(c.req.param('id')))))
