@@ -163,6 +163,10 @@ describe('the retention clean-up', () => {
     const log = (await listDeliveryAttempts(h, batch.id, '?limit=100')).data;
     expect(log.length).toBe(2 + 2 + 1 + 1 + 1);
   });
+
+  it('cannot be scheduled on the time-skipping server, which has no schedules: that is reported, not thrown', async () => {
+    expect(await ensureRetentionSchedule(h.env.client, { taskQueue: h.config.temporal.taskQueue, intervalSeconds: 3600 })).toBe('unsupported');
+  });
 });
 
 describe('the retention-cleanup schedule', () => {

@@ -36,8 +36,13 @@ function isUpToDate(current: ScheduleDescription, taskQueue: string, intervalSec
   );
 }
 
-/** gRPC UNIMPLEMENTED: the time-skipping test server has no schedules. */
-const isUnimplemented = (err: unknown) => (err as { code?: number }).code === 12 || /unimplemented/i.test(String((err as Error).message));
+/** gRPC UNIMPLEMENTED (the SDK wraps it, the cause keeps the code): the time-skipping test server has no schedules. */
+function isUnimplemented(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 12) return true;
+  }
+  return false;
+}
 
 /**
  * Creates the `retention-cleanup` schedule (every `intervalSeconds`, overlap
