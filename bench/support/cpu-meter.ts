@@ -61,6 +61,29 @@ export function postgresPids(dataDir: string): number[] {
   return [postmaster, ...children];
 }
 
+/** `roots` and every process below them, e.g. a worker and any helper process it spawned. */
+export function processTreePids(roots: readonly number[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  const found: number[] = [];
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    found.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return found;
+}
+
 export type PidGroups = Record<string, () => number[]>;
 
 export interface CpuUsage {
@@ -99,4 +122,22 @@ export function startCpuMeter(groups: PidGroups): { stop(): CpuUsage } {
       };
     },
   };
+}
+
+/** CPU milliseconds per item (a delivery, a request, a batch) for each group and for all of ours together. */
+export function cpuMsPer(cpu: CpuUsage, items: number): Record<string, number | null> {
+  const per = (seconds: number | null) => (seconds === null || items === 0 ? null : round((seconds * 1000) / items, 3));
+  const result: Record<string, number | null> = {};
+  for (const [group, seconds] of Object.entries(cpu.cpu_seconds)) result[group] = per(seconds);
+  result.total = per(cpu.ours_cpu_seconds);
+  return result;
+}
+
+/** "total 21.4 ms (temporal 12.1, worker 7.3, postgres 1.4, bench 0.6)", biggest first. */
+export function describeCpuMs(perItem: Record<string, number | null>): string {
+  const { total, ...groups } = perItem;
+  const parts = Object.entries(groups)
+    .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
+    .map(([group, ms]) => `${group} ${ms === null ? '?' : ms.toFixed(ms < 10 ? 2 : 1)}`);
+  return `${total === null || total === undefined ? '?' : total.toFixed(total < 10 ? 2 : 1)} ms (${parts.join(', ')})`;
 }

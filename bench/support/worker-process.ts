@@ -2,6 +2,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { Cleanup } from './cleanup.js';
+import { processTreePids } from './cpu-meter.js';
+import { round } from './measure.js';
 import { startNodeProcess, type NodeProcess } from './node-process.js';
 
 const READY_TIMEOUT_MS = 120_000;
@@ -21,6 +23,7 @@ export interface WorkerProcessOptions {
  * `src/worker/main.ts` in its own process, configured only through the
  * environment as in production; resolves once it polls both its workflow and
  * its activity task queue, so timings never include its start-up (bundling).
+ * Several may serve one task queue: each waits for its own pollers.
  */
 export async function startWorkerProcess(
   cleanup: Cleanup,
@@ -41,7 +44,37 @@ export async function startWorkerProcess(
   return worker;
 }
 
-/** Polls DescribeTaskQueue until both task-queue types have a poller (bounded). */
+export interface WorkerGroup {
+  /** Starts or stops processes until `count` serve the task queue. */
+  resize(count: number): Promise<void>;
+  size(): number;
+  /** Every running worker and any process below it, for the CPU meter. */
+  pids(): number[];
+  /** Peak RSS of each running worker, in MiB. */
+  peakRssMiB(): (number | null)[];
+  /** The last lines each worker printed, for a failure's diagnosis. */
+  tails(): string;
+}
+
+/** Worker processes sharing one task queue, as many as a measurement asks for. */
+export function startWorkerGroup(cleanup: Cleanup, connection: Connection, opts: WorkerProcessOptions): WorkerGroup {
+  const running: NodeProcess[] = [];
+  return {
+    async resize(count) {
+      while (running.length < count) running.push(await startWorkerProcess(cleanup, connection, opts));
+      while (running.length > count) await running.pop()!.stop();
+    },
+    size: () => running.length,
+    pids: () => processTreePids(running.map((w) => w.pid)),
+    peakRssMiB: () => running.map((w) => round(w.peakRssMiB(), 1)),
+    tails: () => running.map((w) => `worker ${w.pid}:\n${w.tail()}`).join('\n'),
+  };
+}
+
+/**
+ * Polls DescribeTaskQueue until both task-queue types have a poller of this
+ * process (bounded). The SDK's default worker identity is `<pid>@<host>`.
+ */
 async function waitForPollers(connection: Connection, taskQueue: string, worker: NodeProcess): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const hasPoller = async (taskQueueType: number) => {
@@ -50,7 +83,7 @@ async function waitForPollers(connection: Connection, taskQueue: string, worker:
       taskQueue: { name: taskQueue },
       taskQueueType,
     });
-    return (res.pollers ?? []).length > 0;
+    return (res.pollers ?? []).some((p) => p.identity?.startsWith(`${worker.pid}@`));
   };
   while (Date.now() < deadline) {
     if (worker.hasExited()) throw new Error(`worker exited during start-up:\n${worker.tail()}`);
