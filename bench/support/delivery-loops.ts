@@ -99,8 +99,8 @@ export async function openLoop(
   try {
     const handOvers: Promise<void>[] = [];
     for (let i = 0; i < events.length; i++) {
-      const wait = dueAt[i]! - nowMs();
-      if (wait > 0) await delay(wait);
+      // A timer may fire a fraction of a millisecond early: never hand over before the due time.
+      for (let wait = dueAt[i]! - nowMs(); wait > 0; wait = dueAt[i]! - nowMs()) await delay(wait);
       const handOver = side.start(events[i]!, i, () => void (acceptedAt[i] = nowMs()));
       // Awaited below, after the last arrival; until then a failure must not count as unhandled.
       handOver.catch(() => undefined);
