@@ -10,7 +10,9 @@
  * Everything runs on this machine in temp dirs: embedded Postgres, a headless
  * Temporal dev server, the echo upstream (own process), the production worker
  * entry point (own process, so its peak RSS can be read) and the API server
- * (in this process). Prints one JSON object and one readable line on stdout.
+ * (in this process). Every run reports its CPU split (Temporal server, worker,
+ * Postgres, echo upstream, this process: baseline client and API) in total
+ * and per request. Prints one JSON object and one readable line on stdout.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -25,7 +27,7 @@ import { startBenchApi, type BenchApi } from './support/api.js';
 import { readBatchPhases } from './support/batch-phases.js';
 import { runBench, say, withTimeout } from './support/cleanup.js';
 import { startEchoProcess } from './support/echo-process.js';
-import { pidsWithCommandLine, postgresPids, startCpuMeter, type CpuUsage, type PidGroups } from './support/cpu-meter.js';
+import { cpuMsPer, describeCpuMs, pidsWithCommandLine, postgresPids, processTreePids, startCpuMeter, type CpuUsage, type PidGroups } from './support/cpu-meter.js';
 import { startBenchInfra } from './support/infra.js';
 import { machine, nowMs, publishReport, round, runInLanes } from './support/measure.js';
 import { historyPerRun } from './support/workflow-history.js';
@@ -152,6 +154,7 @@ async function runLargeBatch(deps: StackDeps, worker: NodeProcess) {
     all_runs_below_4096: maxEvents < SUGGEST_CONTINUE_AS_NEW_EVENTS,
     worker_peak_rss_mib: round(worker.peakRssMiB(), 1),
     cpu: run.cpu,
+    cpu_ms_per_request: cpuMsPer(run.cpu, LARGE_N),
   };
 }
 
@@ -169,12 +172,14 @@ function buildReport(
   const processingRatio = stack.processingRps / baseline.rps;
   return {
     bench: 'batch',
+    size: N >= 10_000 && large !== null ? 'full' : 'smoke',
     at: new Date().toISOString(),
     machine: machine(),
     params: { requests: N, echo_latency_ms: LATENCY_MS, concurrency: C, tmpdir: args.tmpdir, worker_batch_settings: parseConfig({}).batch },
     baseline: {
       rps: round(baseline.rps, 0),
       seconds: round(baseline.seconds, 3),
+      cpu_ms_per_request: cpuMsPer(baseline.cpu, N),
       runs: baselineRuns.map((b) => ({ seconds: round(b.seconds, 3), rps: round(b.rps, 0), failed: b.failed, cpu: b.cpu })),
     },
     stack: {
@@ -198,6 +203,7 @@ function buildReport(
       worker_peak_rss_mib: round(rss.afterBatch, 1),
       worker_peak_rss_mib_at_ready: round(rss.atReady, 1),
       cpu: stack.cpu,
+      cpu_ms_per_request: cpuMsPer(stack.cpu, N),
     },
     target: { ratio: TARGET_RATIO, met: ratio >= TARGET_RATIO, processing_met: processingRatio >= TARGET_RATIO },
     large,
@@ -211,12 +217,14 @@ function summaryLine(r: ReturnType<typeof buildReport>): string {
     `batch of ${N} @ ${LATENCY_MS} ms, C=${C}: baseline ${r.baseline.rps} req/s; ` +
     `stack ${stack.rps} req/s submit-to-completed (ratio ${verdict(stack.ratio)} vs target ${TARGET_RATIO}), ` +
     `processing ${stack.processing_rps} req/s (ratio ${verdict(stack.processing_ratio)}); overhead +${stack.overhead_seconds} s; ` +
+    `CPU/request stack ${describeCpuMs(stack.cpu_ms_per_request)}, baseline ${describeCpuMs(r.baseline.cpu_ms_per_request)}; ` +
     `worker peak RSS ${stack.worker_peak_rss_mib} MiB (${stack.worker_peak_rss_mib_at_ready} at ready); ` +
     `machine busy ${stack.cpu.machine_busy_cores} of ${r.machine.cpus} cores during the stack run ` +
     `(${stack.cpu.other_processes_cpu_seconds} CPU-s by other processes)` +
     (large
       ? `; ${large.requests} requests: ${large.total_seconds} s, ${large.runs} run(s), max ${large.max_events_per_run} events/run ` +
-        `(${large.all_runs_below_4096 ? 'below' : 'NOT below'} 4096), worker peak RSS ${large.worker_peak_rss_mib} MiB`
+        `(${large.all_runs_below_4096 ? 'below' : 'NOT below'} 4096), CPU/request ${describeCpuMs(large.cpu_ms_per_request)}, ` +
+        `worker peak RSS ${large.worker_peak_rss_mib} MiB`
       : '')
   );
 }
@@ -228,10 +236,10 @@ await runBench(async (cleanup) => {
   const bodies = requestBodies(N);
   // The bench process is the baseline client and the API server; the worker joins below.
   const cpuGroups: PidGroups = {
-    bench: () => [process.pid],
-    echo: () => [echo.pid],
-    postgres: () => postgresPids(infra.postgresDataDir),
     temporal: () => pidsWithCommandLine(infra.temporalDbFile),
+    postgres: () => postgresPids(infra.postgresDataDir),
+    echo: () => [echo.pid],
+    bench: () => [process.pid],
   };
 
   say('baseline (before the stack run)');
@@ -250,7 +258,7 @@ await runBench(async (cleanup) => {
   });
   // Start-up alone (SDK, webpack bundling of the workflows) sets a high-water mark; report it apart.
   const rssAtReady = worker.peakRssMiB();
-  cpuGroups.worker = () => [worker.pid];
+  cpuGroups.worker = () => processTreePids([worker.pid]);
   const pool = createPool(infra.databaseUrl, 4);
   cleanup.add('bench pool', () => pool.end());
   const api = await startBenchApi(cleanup, pool, { databaseUrl: infra.databaseUrl, temporalAddress: infra.temporalAddress, taskQueue });
