@@ -1,11 +1,12 @@
 /**
- * `npx tsx bench/dead-letter-list.ts [--rows 1000000]`
+ * `npm run bench:dead-letter [-- --rows 1000000 --repeat 30]`
  *
  * Fills `webhook_dead_letter` with a million rows (many owners, batches, event
  * types and states) in a throwaway embedded Postgres, then times the queries
  * behind `GET /v1/webhooks/dead-letter` (first page, a deep cursor page, and
  * each filter) with the migration's indexes and, as the baseline in the same
- * run, with those indexes dropped. Prints JSON and a readable summary.
+ * run, with those indexes dropped. Reports the CPU each timing pass cost
+ * Postgres and this process, per query. Prints JSON and a readable summary.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,11 +16,15 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { listDeadLetters, type DeadLetterFilter } from '../src/db/webhook-dead-letters.js';
 import { startEmbeddedPostgres } from '../src/stack/embedded-postgres.js';
+import { cpuMsPer, describeCpuMs, postgresPids, startCpuMeter, type PidGroups } from './support/cpu-meter.js';
+import { machine, publishReport } from './support/measure.js';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '30' } } });
 const ROWS = Number(values.rows);
 const REPEAT = Number(values.repeat);
 const OWNERS = 100;
+// The deep page starts this many rows into owner-0's list (halfway, when a smaller run holds fewer).
+const DEEP_OFFSET = Math.min(5000, Math.floor(ROWS / OWNERS / 2));
 const INDEXES = ['webhook_dead_letter_owner_idx', 'webhook_dead_letter_owner_batch_idx', 'webhook_dead_letter_owner_type_idx', 'webhook_dead_letter_owner_state_idx'];
 
 async function fill(pool: Pool): Promise<void> {
@@ -44,14 +49,15 @@ const cases: { name: string; filter: DeadLetterFilter; deep?: boolean }[] = [
   { name: 'by state', filter: { state: 'succeeded' } },
 ];
 
-async function timeCases(pool: Pool): Promise<Record<string, number>> {
+async function timeCases(pool: Pool, cpuGroups: PidGroups) {
   const owner = 'owner-0';
   const { rows } = await pool.query<{ id: number }>(
-    `SELECT id FROM webhook_dead_letter WHERE owner = $1 ORDER BY id DESC OFFSET 5000 LIMIT 1`,
-    [owner],
+    `SELECT id FROM webhook_dead_letter WHERE owner = $1 ORDER BY id DESC OFFSET $2::int LIMIT 1`,
+    [owner, DEEP_OFFSET],
   );
   const deepCursor = rows[0]!.id;
   const result: Record<string, number> = {};
+  const meter = startCpuMeter(cpuGroups);
   for (const c of cases) {
     const samples: number[] = [];
     for (let i = 0; i < REPEAT; i++) {
@@ -62,31 +68,52 @@ async function timeCases(pool: Pool): Promise<Record<string, number>> {
     samples.sort((a, b) => a - b);
     result[c.name] = Number(samples[Math.floor(samples.length / 2)]!.toFixed(3));
   }
-  return result;
+  const cpu = meter.stop();
+  return { p50Ms: result, cpu, cpuMsPerQuery: cpuMsPer(cpu, cases.length * REPEAT) };
 }
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'dlq-bench-'));
 await chmod(dir, 0o755);
-const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), log: () => undefined });
+const dataDir = path.join(dir, 'pg');
+const pg = await startEmbeddedPostgres({ dataDir, log: () => undefined });
 const pool = createPool(pg.url, 2);
+const cpuGroups: PidGroups = { postgres: () => postgresPids(dataDir), bench: () => [process.pid] };
 try {
   await migrate(pool);
   const fillStarted = performance.now();
   await fill(pool);
   const fillSeconds = (performance.now() - fillStarted) / 1000;
-  const indexed = await timeCases(pool);
+  const withIndexes = await timeCases(pool, cpuGroups);
   for (const index of INDEXES) await pool.query(`DROP INDEX ${index}`);
-  const unindexed = await timeCases(pool);
+  const withoutIndexes = await timeCases(pool, cpuGroups);
+  const indexed = withIndexes.p50Ms;
+  const unindexed = withoutIndexes.p50Ms;
   const speedup = Object.fromEntries(
     Object.keys(indexed).map((k) => [k, Number((unindexed[k]! / indexed[k]!).toFixed(1))]),
   );
-  const report = { rows: ROWS, owners: OWNERS, repeat: REPEAT, fill_seconds: Number(fillSeconds.toFixed(1)), p50_ms_indexed: indexed, p50_ms_without_indexes: unindexed, speedup };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  process.stdout.write(
+  const report = {
+    bench: 'dead-letter',
+    size: ROWS >= 1_000_000 ? 'full' : 'smoke',
+    at: new Date().toISOString(),
+    machine: machine(),
+    rows: ROWS,
+    owners: OWNERS,
+    repeat: REPEAT,
+    fill_seconds: Number(fillSeconds.toFixed(1)),
+    p50_ms_indexed: indexed,
+    p50_ms_without_indexes: unindexed,
+    speedup,
+    cpu_indexed: withIndexes.cpu,
+    cpu_ms_per_query_indexed: withIndexes.cpuMsPerQuery,
+    cpu_without_indexes: withoutIndexes.cpu,
+    cpu_ms_per_query_without_indexes: withoutIndexes.cpuMsPerQuery,
+  };
+  const summary =
     `dead-letter list over ${ROWS.toLocaleString('en')} rows, p50 ms with indexes: ` +
-      Object.entries(indexed).map(([k, v]) => `${k} ${v} (×${speedup[k]} vs none)`).join('; ') +
-      '\n',
-  );
+    Object.entries(indexed).map(([k, v]) => `${k} ${v} (×${speedup[k]} vs none)`).join('; ') +
+    `; CPU/query ${describeCpuMs(withIndexes.cpuMsPerQuery)} with indexes, ${describeCpuMs(withoutIndexes.cpuMsPerQuery)} without`;
+  const file = await publishReport('dead-letter', report, summary);
+  process.stderr.write(`report written to ${file}\n`);
 } finally {
   await pool.end();
   await pg.stop();
