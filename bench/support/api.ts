@@ -15,7 +15,8 @@ export interface BatchView {
 
 export interface BenchApi {
   uploadJsonl(jsonl: string): Promise<string>;
-  createBatch(inputFileId: string): Promise<BatchView>;
+  /** `POST /v1/batches`; `extra` adds fields such as `webhook` to the body. */
+  createBatch(inputFileId: string, extra?: Record<string, unknown>): Promise<BatchView>;
   getBatch(id: string): Promise<BatchView>;
 }
 
@@ -26,9 +27,10 @@ export interface BenchApi {
 export async function startBenchApi(
   cleanup: Cleanup,
   pool: Pool,
-  opts: { databaseUrl: string; temporalAddress: string; taskQueue: string },
+  opts: { databaseUrl: string; temporalAddress: string; taskQueue: string; env?: Record<string, string> },
 ): Promise<BenchApi> {
   const config = parseConfig({
+    ...opts.env,
     API_KEYS: `${OWNER}:${API_KEY}`,
     DATABASE_URL: opts.databaseUrl,
     TEMPORAL_ADDRESS: opts.temporalAddress,
@@ -57,11 +59,11 @@ export async function startBenchApi(
       form.set('file', new Blob([jsonl]), 'input.jsonl');
       return (await call<{ id: string }>('/files', { method: 'POST', body: form })).id;
     },
-    createBatch: (inputFileId) =>
+    createBatch: (inputFileId, extra = {}) =>
       call<BatchView>('/batches', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+        body: JSON.stringify({ input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h', ...extra }),
       }),
     getBatch: (id) => call<BatchView>(`/batches/${id}`),
   };

@@ -29,3 +29,18 @@ export async function readBatchPhases(pool: Pool, batchId: string) {
   );
   return rows[0]!;
 }
+
+/** When the batch reached each status, in wall-clock ms (comparable with nowMs()) at Postgres' µs precision. */
+export async function readBatchTimeline(pool: Pool, batchId: string) {
+  const { rows } = await pool.query<{ created_ms: number; in_progress_ms: number; finalizing_ms: number; completed_ms: number }>(
+    `SELECT extract(epoch FROM created_at)::float8 * 1000 AS created_ms,
+            extract(epoch FROM in_progress_at)::float8 * 1000 AS in_progress_ms,
+            extract(epoch FROM finalizing_at)::float8 * 1000 AS finalizing_ms,
+            extract(epoch FROM completed_at)::float8 * 1000 AS completed_ms
+       FROM batches WHERE id = $1::text`,
+    [batchId],
+  );
+  const row = rows[0];
+  if (!row || row.completed_ms === null) throw new Error(`batch ${batchId} has no completed_at`);
+  return row;
+}

@@ -22,7 +22,15 @@ export interface BenchReceiver {
  * signature (so a broken signing path shows up as a count, not a fast
  * figure) and answers 500 to a random `failureRate` share of requests.
  */
-export async function startBenchReceiver(cleanup: Cleanup, opts: { secret: string; failureRate: number }): Promise<BenchReceiver> {
+export async function startBenchReceiver(
+  cleanup: Cleanup,
+  opts: {
+    secret: string;
+    failureRate: number;
+    /** Called with every request as it is answered, e.g. to wait for one event. */
+    onReceipt?: (receipt: Receipt, payload: Buffer) => void;
+  },
+): Promise<BenchReceiver> {
   let receipts = new Map<string, Receipt[]>();
   const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
     const parts: Buffer[] = [];
@@ -39,8 +47,10 @@ export async function startBenchReceiver(cleanup: Cleanup, opts: { secret: strin
       const status = Math.random() < opts.failureRate ? 500 : 200;
       const id = String(req.headers['webhook-id'] ?? '');
       const list = receipts.get(id) ?? [];
-      list.push({ at, status, signatureValid });
+      const receipt = { at, status, signatureValid };
+      list.push(receipt);
       receipts.set(id, list);
+      opts.onReceipt?.(receipt, payload);
       res.writeHead(status, { 'content-type': 'text/plain', 'content-length': '2' });
       res.end('ok');
     });

@@ -39,3 +39,12 @@ export async function historyPerRun(client: Client, workflowId: string): Promise
     await delay(250);
   }
 }
+
+/** Wall-clock ms (ns precision) at which the server recorded the workflow's start: its first history event. */
+export async function workflowStartedAtMs(client: Client, workflowId: string): Promise<number> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const time = history.events?.[0]?.eventTime;
+  if (!time?.seconds) throw new Error(`${workflowId} has no start event`);
+  const seconds = typeof time.seconds === 'number' ? time.seconds : time.seconds.toNumber();
+  return seconds * 1000 + (time.nanos ?? 0) / 1e6;
+}
