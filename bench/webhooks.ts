@@ -40,10 +40,11 @@ import { parseConfig } from '../src/config.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { webhookRetrySettings } from '../src/webhooks/retry-settings.js';
 import { runBench, say, type Cleanup } from './support/cleanup.js';
-import { describeCpuMs, pidsWithCommandLine, postgresPids, type PidGroups } from './support/cpu-meter.js';
+import { pidsWithCommandLine, postgresPids, type PidGroups } from './support/cpu-meter.js';
 import { arrivalOffsetsMs, closedLoop, openLoop, type Arrivals } from './support/delivery-loops.js';
 import { checkOutcomes, figures, openLoopFigures, type Settled } from './support/delivery-outcomes.js';
 import { baselineSide, stackSide, type DeliverySettings } from './support/delivery-sides.js';
+import { describeOpenLoop, describeScaling, describeScenario } from './support/delivery-summary.js';
 import { startBenchInfra } from './support/infra.js';
 import { machine, publishReport, round } from './support/measure.js';
 import type { Receipt } from './support/receiver.js';
@@ -182,36 +183,6 @@ async function runOpenLoopScenario(deps: ScenarioDeps, rate: number) {
   const stack = { ...figures(events, stackRun, stackReceipts), open_loop: openLoopFigures(events, stackRun, stackReceipts, rate) };
   const checks = await checkStack(deps.pool, events, stackReceipts, stackRun.settled, stack.invalid_signatures);
   return { receiver_failure_rate: 0, events: count, baseline, stack, checks };
-}
-
-type ScenarioReport = Awaited<ReturnType<typeof runScenario>>;
-type Figures = ScenarioReport['stack'];
-
-const lat = (f: Figures) => `p50/p95/p99 ${f.latency_ms.p50}/${f.latency_ms.p95}/${f.latency_ms.p99} ms`;
-const cpu = (f: Figures) => `CPU/delivery ${describeCpuMs(f.cpu_ms_per_delivery)}`;
-const checked = (c: { ok: boolean; lost: number; duplicates_in_queue: number }) =>
-  `lost ${c.lost}, duplicates in queue ${c.duplicates_in_queue}${c.ok ? '' : ' — CHECKS FAILED'}`;
-
-function describeScenario(label: string, s: ScenarioReport): string {
-  return (
-    `${label}: baseline ${s.baseline.deliveries_per_s}/s (${lat(s.baseline)}, ${cpu(s.baseline)}), ` +
-    `stack ${s.stack.deliveries_per_s}/s (${lat(s.stack)}, ${cpu(s.stack)}), ratio ${s.ratio}; ` +
-    `delivered ${s.checks.delivered}, dead-lettered ${s.checks.dead_lettered}, ${checked(s.checks)}`
-  );
-}
-
-function describeScaling(results: Awaited<ReturnType<typeof runScaling>>): string {
-  const each = results.map(
-    (r) => `${r.workers} worker(s) ${r.deliveries_per_s}/s, ${cpu(r)}, peak RSS ${r.workers_peak_rss_mib.join('+')} MiB, ${checked(r.checks)}`,
-  );
-  return `scaling (healthy, closed loop): ${each.join('; ')}`;
-}
-
-function describeOpenLoop(s: Awaited<ReturnType<typeof runOpenLoopScenario>>): string {
-  const side = (name: string, f: typeof s.stack) =>
-    `${name}: started ${f.open_loop.achieved_start_rate_per_s}/s, ${lat(f)}, backlog ${f.open_loop.backlog_at_last_arrival} ` +
-    `(${f.open_loop.kept_up ? 'kept up' : 'did NOT keep up'}, drained in ${f.open_loop.drain_seconds} s), ${cpu(f)}`;
-  return `${side('baseline', s.baseline)} | ${side('stack', s.stack)}; ${checked(s.checks)}`;
 }
 
 await runBench(async (cleanup) => {

@@ -43,15 +43,19 @@ export function machine() {
   return { cpus: os.cpus().length, load_avg_1m: round(os.loadavg()[0]), node: process.version };
 }
 
+/** Where publishReport keeps every report; bench/update-readme.ts reads the latest of each bench from here. */
+export const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
+
 /**
  * Prints the report as one JSON line plus one readable line on stdout and
- * keeps a copy in bench/results/<name>-<timestamp>.json (git-ignored).
+ * keeps a copy in bench/results/<name>-<timestamp>.json (git-ignored), with
+ * the command-line arguments it ran with and the summary line.
  */
 export async function publishReport(name: string, report: object, summary: string): Promise<string> {
-  const dir = path.join(REPO_ROOT, 'bench', 'results');
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(report)}\n${summary}\n`);
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const full = { ...report, argv: process.argv.slice(2), summary };
+  await writeFile(file, `${JSON.stringify(full, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(full)}\n${summary}\n`);
   return file;
 }
