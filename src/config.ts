@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BATCH_ENDPOINTS, DEFAULT_UPSTREAM_ENDPOINTS, isBatchEndpoint, type BatchEndpoint } from './batches/batch-endpoints.js';
 
 /** Thrown when the environment does not describe a valid configuration. */
 export class ConfigError extends Error {}
@@ -72,6 +73,17 @@ const retention = (defaultSeconds: number) =>
     })
     .default(defaultSeconds);
 
+/** `UPSTREAM_ENDPOINTS`: comma-separated batch endpoints the upstream serves, each one of OpenAI's. */
+const upstreamEndpoints = z.string().transform((raw, ctx) => {
+  const paths = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = paths.find((path) => !isBatchEndpoint(path));
+  if (paths.length === 0 || unknown !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected comma-separated batch endpoints among ${BATCH_ENDPOINTS.join(', ')}${unknown ? ` (not ${unknown})` : ''}` });
+    return z.NEVER;
+  }
+  return [...new Set(paths)] as BatchEndpoint[];
+});
+
 const httpUrl = z
   .string()
   .url()
@@ -115,6 +127,8 @@ const EnvSchema = z.object({
   UPSTREAM_MAX_RETRIES: int(0, 20).default(5),
   UPSTREAM_RETRY_BASE_MS: int(1, 60_000).default(500),
   UPSTREAM_RETRY_MAX_MS: int(1, 600_000).default(30_000),
+  // Which of OpenAI's batch endpoints the upstream serves; a batch naming another is refused with a 400.
+  UPSTREAM_ENDPOINTS: upstreamEndpoints.default(DEFAULT_UPSTREAM_ENDPOINTS),
 
   ECHO_PORT: int(0, 65535).default(0),
   ECHO_LATENCY_MS: int(0, 600_000).default(0),
@@ -212,6 +226,8 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     maxRetries: e.UPSTREAM_MAX_RETRIES,
     retryBaseMs: e.UPSTREAM_RETRY_BASE_MS,
     retryMaxMs: e.UPSTREAM_RETRY_MAX_MS,
+    /** The batch endpoints it serves: the only ones `POST /v1/batches` accepts. */
+    endpoints: e.UPSTREAM_ENDPOINTS,
   },
   echo: { port: e.ECHO_PORT, latencyMs: e.ECHO_LATENCY_MS, failureRate: e.ECHO_FAILURE_RATE },
   batch: {

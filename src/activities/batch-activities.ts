@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { SUPPORTED_ENDPOINTS } from '../batches/input-lines.js';
+import { isBatchEndpoint } from '../batches/batch-endpoints.js';
 import { BATCH_DATA_ERROR, type BatchErrorItem, type BatchPlan, type LifecycleEvent } from '../workflows/contracts.js';
 import { findBatchById, isPostgresDataError, markFailed } from '../db/batches.js';
 import type { ActivityDeps } from './activity-deps.js';
@@ -49,7 +49,7 @@ export function createBatchActivities(deps: ActivityDeps) {
       asBatchStep(async () => {
         const batch = await findBatchById(pool, batchId);
         if (!batch) return null;
-        if (!(SUPPORTED_ENDPOINTS as readonly string[]).includes(batch.endpoint)) {
+        if (!isBatchEndpoint(batch.endpoint)) {
           throw ApplicationFailure.create({ type: 'UnsupportedEndpoint', message: batch.endpoint, nonRetryable: true });
         }
         return {

@@ -1,3 +1,4 @@
+import { addUsage, NO_USAGE } from '../batches/request-usage.js';
 import { lockPendingRequests, readRequestPage, saveFinishedRequests } from '../db/batch-requests.js';
 import { findBatchById, lockBatchForFinalization, markFinalizing, markFinished } from '../db/batches.js';
 import type { FinalStatus } from '../workflows/contracts.js';
@@ -21,7 +22,8 @@ const UNFINISHED_ERRORS: Record<FinalStatus, { code: string; message: string }> 
  * in one transaction. Still-pending requests first become failed rows
  * (batch_cancelled / batch_expired), so a chunk still running somewhere can
  * no longer change any row, and the counts are those of the rows written
- * out: completed = output lines, failed = error lines. File ids derive from
+ * out: completed = output lines, failed = error lines, usage = the sum of
+ * the rows' usage. File ids derive from
  * the batch id, so a retried attempt replaces what an earlier one wrote.
  */
 export async function finalizeBatchFiles(
@@ -59,10 +61,12 @@ export async function finalizeBatchFiles(
     const errors = new ChunkedFileWriter(client, errorFileId);
     let completed = 0;
     let failed = 0;
+    let usage = NO_USAGE;
     for (let afterLine = -1; ; ) {
       const page = await readRequestPage(client, batchId, afterLine, PAGE_ROWS);
       if (page.length === 0) break;
       for (const row of page) {
+        if (row.usage) usage = addUsage(usage, row.usage);
         if (row.state === 'completed') {
           completed += 1;
           await output.writeLine(row.result_line!);
@@ -83,7 +87,7 @@ export async function finalizeBatchFiles(
         files[key] = writer.fileId;
       }
     }
-    await markFinished(client, batchId, status, files, { completed, failed });
+    await markFinished(client, batchId, status, files, { completed, failed, usage });
     return { completed, failed };
   });
   log.info({ batchId, status, ...counts }, 'batch finished');

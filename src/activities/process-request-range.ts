@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { usageOfResponse } from '../batches/request-usage.js';
 import { findPendingInRange, saveFinishedRequests, type FinishedRequest } from '../db/batch-requests.js';
 import { addRequestCounts } from '../db/batches.js';
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
@@ -62,7 +63,8 @@ export async function processRequestRange(
       try {
         await inTransaction(pool, async (client) => {
           const changed = await saveFinishedRequests(client, batchId, rows);
-          await addRequestCounts(client, batchId, changed.completed, changed.failed);
+          // Same transaction as the rows: a request's usage is counted when, and only when, its row first finishes.
+          await addRequestCounts(client, batchId, changed.completed, changed.failed, changed.usage);
         });
         saved += rows.length;
         if (unreachableSince !== undefined) log.info({ batchId, fromLine, toLine }, 'Postgres is back: results saved');
@@ -116,6 +118,7 @@ export async function processRequestRange(
           line: request.line,
           state: result.ok ? 'completed' : 'failed',
           resultLine: resultLine(request.custom_id, result),
+          usage: result.ok ? usageOfResponse(result.body) : null,
         });
         if (buffer.length >= FLUSH_EVERY_RESULTS) void flush().catch(() => undefined);
       }),

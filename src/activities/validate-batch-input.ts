@@ -29,6 +29,21 @@ async function storeRows(client: PoolClient, batchId: string, rows: Row[]): Prom
   }
 }
 
+const modelName = (name: string | null) => (name === null ? 'no model' : `model ${JSON.stringify(name)}`);
+
+/**
+ * A line naming another model than the batch's first request. The code is the
+ * one OpenAI's batch validation reports for it (`model_mismatch`).
+ */
+function modelMismatch(fileLine: number, name: string | null, first: { name: string | null; fileLine: number }): BatchErrorItem {
+  return {
+    code: 'model_mismatch',
+    message: `Line ${fileLine}: ${modelName(name)} differs from ${modelName(first.name)} of line ${first.fileLine}; all requests in a batch must use the same model.`,
+    param: 'body.model',
+    line: fileLine,
+  };
+}
+
 /**
  * Streams the input file, validates every line and stores the requests, all
  * in one transaction: either every request is stored and the batch is
@@ -53,6 +68,8 @@ export async function validateBatchInput(
       await deleteBatchRequests(client, batchId);
       const errors: BatchErrorItem[] = [];
       const seen = new Set<string>();
+      // OpenAI runs a batch on one model: the first request's, which every other request must name too.
+      let model: { name: string | null; fileLine: number } | undefined;
       let rows: Row[] = [];
       let count = 0;
       let fileLine = 0;
@@ -75,6 +92,11 @@ export async function validateBatchInput(
           continue;
         }
         seen.add(parsed.customId);
+        model ??= { name: parsed.model, fileLine };
+        if (parsed.model !== model.name) {
+          if (errors.length < MAX_REPORTED_ERRORS) errors.push(modelMismatch(fileLine, parsed.model, model));
+          continue;
+        }
         rows.push({ line: count, customId: parsed.customId, body: parsed.body, fileLine });
         count += 1;
         if (rows.length >= INSERT_BATCH_ROWS && errors.length === 0) {
@@ -87,7 +109,7 @@ export async function validateBatchInput(
       }
       if (errors.length > 0) throw new InputRejected(errors);
       await storeRows(client, batchId, rows);
-      await markInProgress(client, batchId, count);
+      await markInProgress(client, batchId, count, model?.name ?? null);
       return count;
     });
     log.info({ batchId, total }, 'batch input validated');

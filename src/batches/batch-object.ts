@@ -1,4 +1,5 @@
 import type { BatchRow } from '../db/batches.js';
+import { toBatchUsage } from './request-usage.js';
 import { unixSeconds } from '../shared/unix-time.js';
 
 /** The webhook settings as users see them: never the secret, only whether there is one. */
@@ -10,7 +11,10 @@ export interface BatchWebhookView {
   has_secret: boolean;
 }
 
-/** The OpenAI Batch object, plus this service's `webhook` field. */
+/**
+ * The OpenAI Batch object (with its `model` and `usage`), plus this service's
+ * `webhook`, `retried_from` and `retries` fields.
+ */
 export function toBatchObject(row: BatchRow) {
   const webhook: BatchWebhookView | null =
     row.webhook_url === null
@@ -26,6 +30,7 @@ export function toBatchObject(row: BatchRow) {
     id: row.id,
     object: 'batch' as const,
     endpoint: row.endpoint,
+    model: row.model,
     errors: row.errors === null ? null : { object: 'list' as const, data: row.errors },
     input_file_id: row.input_file_id,
     completion_window: row.completion_window,
@@ -43,7 +48,12 @@ export function toBatchObject(row: BatchRow) {
     cancelled_at: unixSeconds(row.cancelled_at),
     request_counts: { total: row.total_count, completed: row.completed_count, failed: row.failed_count },
     metadata: row.metadata,
+    usage: toBatchUsage(row.usage),
     webhook,
+    /** The batch whose failed requests this one retries (`POST /v1/batches/{id}/retry_failed`). */
+    retried_from: row.retried_from,
+    /** The batches retrying this one's failed requests, oldest first. */
+    retries: row.retries,
   };
 }
 

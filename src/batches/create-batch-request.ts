@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { storableText } from '../shared/storable-text.js';
-import { SUPPORTED_ENDPOINTS } from './input-lines.js';
+import { BATCH_ENDPOINTS } from './batch-endpoints.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from '../workflows/contracts.js';
 import { ExpiresAfterSchema } from '../files/expires-after.js';
 
@@ -42,10 +42,14 @@ export const MetadataSchema = NoReservedKey.pipe(z.record(storableText().max(64)
   'at most 16 keys',
 );
 
-/** `POST /v1/batches` body: OpenAI's fields plus this service's `webhook`. */
+/**
+ * `POST /v1/batches` body: OpenAI's fields plus this service's `webhook`. Any
+ * of OpenAI's batch endpoints parses; the service then refuses those the
+ * upstream does not serve.
+ */
 export const CreateBatchRequestSchema = z.object({
   input_file_id: storableText().min(1).max(128),
-  endpoint: z.enum(SUPPORTED_ENDPOINTS),
+  endpoint: z.enum(BATCH_ENDPOINTS),
   completion_window: z.literal('24h'),
   metadata: MetadataSchema.nullable().optional(),
   /** Expiry of the batch's output and error files, anchored at each file's creation (OpenAI's semantics). */
@@ -54,6 +58,20 @@ export const CreateBatchRequestSchema = z.object({
 });
 
 export type CreateBatchRequest = z.output<typeof CreateBatchRequestSchema>;
+
+/**
+ * `POST /v1/batches/{id}/retry_failed` body (optional): what the new batch
+ * takes instead of the original's. Absent: the original's metadata and
+ * webhook (secret included); `webhook: null`: no webhook of its own.
+ */
+export const RetryFailedRequestSchema = z
+  .object({
+    metadata: MetadataSchema.nullable().optional(),
+    webhook: WebhookConfigSchema.nullable().optional(),
+  })
+  .strict();
+
+export type RetryFailedRequest = z.output<typeof RetryFailedRequestSchema>;
 
 /**
  * `PATCH /v1/batches/{id}/webhook` body: any of the webhook's fields, with the

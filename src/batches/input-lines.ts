@@ -1,11 +1,11 @@
 import type { BatchErrorItem } from '../workflows/contracts.js';
 
-export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses'] as const;
 export const MAX_REQUESTS_PER_BATCH = 50_000;
 export const MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024;
 
 export type ParsedLine =
-  | { ok: true; customId: string; body: string }
+  /** `model`: the body's `model`, null when it names none (OpenAI: one model per batch). */
+  | { ok: true; customId: string; body: string; model: string | null }
   | { ok: false; error: BatchErrorItem };
 
 const lineError = (line: number, code: string, message: string, param: string | null = null): ParsedLine => ({
@@ -42,7 +42,8 @@ export function parseInputLine(text: string, line: number, endpoint: string): Pa
     const param = customId.includes('\u0000') ? 'custom_id' : containsNul(body) ? 'body' : null;
     return lineError(line, 'invalid_json_line', `Line ${line} contains a NUL character (\\u0000), which is not supported.`, param);
   }
-  return { ok: true, customId, body: JSON.stringify(body) };
+  const { model } = body as { model?: unknown };
+  return { ok: true, customId, body: JSON.stringify(body), model: typeof model === 'string' ? model : null };
 }
 
 function containsNul(value: unknown): boolean {

@@ -1,3 +1,4 @@
+import { NO_USAGE, type RequestUsage } from '../batches/request-usage.js';
 import type { Pool, PoolClient } from './pool.js';
 
 type Queryable = Pool | PoolClient;
@@ -14,7 +15,33 @@ export interface FinishedRequest {
   line: number;
   state: 'completed' | 'failed';
   resultLine: string;
+  /** The upstream answer's token usage; absent or null when it reported none. */
+  usage?: RequestUsage | null;
 }
+
+/** What a save changed: requests that finished now (not earlier), and their usage. */
+export interface SavedRequests {
+  completed: number;
+  failed: number;
+  usage: RequestUsage;
+}
+
+/** Usage columns as summed numbers (pg returns bigint sums as text; these stay far below 2^53). */
+const SUM_USAGE = `COALESCE(sum(input_tokens), 0)::float8 AS input_tokens,
+  COALESCE(sum(output_tokens), 0)::float8 AS output_tokens,
+  COALESCE(sum(total_tokens), 0)::float8 AS total_tokens,
+  COALESCE(sum(cached_tokens), 0)::float8 AS cached_tokens,
+  COALESCE(sum(reasoning_tokens), 0)::float8 AS reasoning_tokens`;
+
+type UsageColumns = { input_tokens: number; output_tokens: number; total_tokens: number; cached_tokens: number; reasoning_tokens: number };
+
+const usageOfColumns = (row: UsageColumns): RequestUsage => ({
+  inputTokens: row.input_tokens,
+  outputTokens: row.output_tokens,
+  totalTokens: row.total_tokens,
+  cachedTokens: row.cached_tokens,
+  reasoningTokens: row.reasoning_tokens,
+});
 
 export async function deleteBatchRequests(db: Queryable, batchId: string): Promise<void> {
   await db.query(`DELETE FROM batch_requests WHERE batch_id = $1::text`, [batchId]);
@@ -52,26 +79,30 @@ export async function findPendingInRange(
 }
 
 /**
- * Records finished requests. Only rows still pending change, so a retried
- * activity never counts or writes a request twice; returns what changed.
+ * Records finished requests with their usage. Only rows still pending change,
+ * so a retried activity never counts, writes or bills a request twice;
+ * returns what changed, for the batch's counters in the same transaction.
  */
-export async function saveFinishedRequests(
-  db: Queryable,
-  batchId: string,
-  results: FinishedRequest[],
-): Promise<{ completed: number; failed: number }> {
-  if (results.length === 0) return { completed: 0, failed: 0 };
-  const { rows } = await db.query<{ state: string; n: number }>(
+export async function saveFinishedRequests(db: Queryable, batchId: string, results: FinishedRequest[]): Promise<SavedRequests> {
+  if (results.length === 0) return { completed: 0, failed: 0, usage: NO_USAGE };
+  const usage = (pick: (u: RequestUsage) => number) => results.map((r) => (r.usage ? pick(r.usage) : null));
+  const { rows } = await db.query<{ completed: number; failed: number } & UsageColumns>(
     `WITH updated AS (
        UPDATE batch_requests AS b
-          SET state = r.state, result_line = r.result_line, finished_at = now()
-         FROM unnest($2::int[], $3::text[], $4::text[]) AS r(line, state, result_line)
+          SET state = r.state, result_line = r.result_line, finished_at = now(),
+              input_tokens = r.input_tokens, output_tokens = r.output_tokens, total_tokens = r.total_tokens,
+              cached_tokens = r.cached_tokens, reasoning_tokens = r.reasoning_tokens
+         FROM unnest($2::int[], $3::text[], $4::text[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[])
+              AS r(line, state, result_line, input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens)
         WHERE b.batch_id = $1::text AND b.line = r.line AND b.state = 'pending'
           -- The explicit line range keeps the plan on the primary key even before
           -- the table has statistics (otherwise each flush may scan the whole batch).
           AND b.line BETWEEN $5::int AND $6::int
-       RETURNING b.state)
-     SELECT state, count(*)::int AS n FROM updated GROUP BY state`,
+       RETURNING b.state, b.input_tokens, b.output_tokens, b.total_tokens, b.cached_tokens, b.reasoning_tokens)
+     SELECT count(*) FILTER (WHERE state = 'completed')::int AS completed,
+            count(*) FILTER (WHERE state = 'failed')::int AS failed,
+            ${SUM_USAGE}
+       FROM updated`,
     [
       batchId,
       results.map((r) => r.line),
@@ -79,10 +110,15 @@ export async function saveFinishedRequests(
       results.map((r) => r.resultLine),
       Math.min(...results.map((r) => r.line)),
       Math.max(...results.map((r) => r.line)),
+      usage((u) => u.inputTokens),
+      usage((u) => u.outputTokens),
+      usage((u) => u.totalTokens),
+      usage((u) => u.cachedTokens),
+      usage((u) => u.reasoningTokens),
     ],
   );
-  const count = (state: string) => rows.find((r) => r.state === state)?.n ?? 0;
-  return { completed: count('completed'), failed: count('failed') };
+  const row = rows[0]!;
+  return { completed: row.completed, failed: row.failed, usage: usageOfColumns(row) };
 }
 
 /**
@@ -100,18 +136,64 @@ export async function lockPendingRequests(db: Queryable, batchId: string): Promi
   return rows;
 }
 
+/** One row as the output and error files are written from it. */
+export interface RequestResultRow {
+  line: number;
+  custom_id: string;
+  state: RequestState;
+  result_line: string | null;
+  usage: RequestUsage | null;
+}
+
 /** One page of rows in line order, for writing the output and error files. */
-export async function readRequestPage(
-  db: Queryable,
-  batchId: string,
-  afterLine: number,
-  limit: number,
-): Promise<{ line: number; custom_id: string; state: RequestState; result_line: string | null }[]> {
-  const { rows } = await db.query<{ line: number; custom_id: string; state: RequestState; result_line: string | null }>(
-    `SELECT line, custom_id, state, result_line FROM batch_requests
+export async function readRequestPage(db: Queryable, batchId: string, afterLine: number, limit: number): Promise<RequestResultRow[]> {
+  const { rows } = await db.query<Omit<RequestResultRow, 'usage'> & { [K in keyof UsageColumns]: number | null }>(
+    `SELECT line, custom_id, state, result_line, input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens
+       FROM batch_requests
       WHERE batch_id = $1::text AND line > $2::int
       ORDER BY line LIMIT $3::int`,
     [batchId, afterLine, limit],
   );
+  return rows.map(({ input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens, ...row }) => ({
+    ...row,
+    usage:
+      total_tokens === null
+        ? null
+        : usageOfColumns({
+            input_tokens: input_tokens ?? 0,
+            output_tokens: output_tokens ?? 0,
+            total_tokens,
+            cached_tokens: cached_tokens ?? 0,
+            reasoning_tokens: reasoning_tokens ?? 0,
+          }),
+  }));
+}
+
+/** A request that did not complete, with what a retry needs: its input and the error line it ended with. */
+export interface UnfinishedRequest {
+  line: number;
+  custom_id: string;
+  body: string;
+  state: 'failed' | 'pending';
+  result_line: string | null;
+}
+
+/**
+ * One page of a batch's requests that did not complete (failed, or still
+ * pending in a batch that failed mid-run), in line order.
+ */
+export async function readUnfinishedRequestPage(db: Queryable, batchId: string, afterLine: number, limit: number): Promise<UnfinishedRequest[]> {
+  const { rows } = await db.query<UnfinishedRequest>(
+    `SELECT line, custom_id, body, state, result_line FROM batch_requests
+      WHERE batch_id = $1::text AND line > $2::int AND state <> 'completed'
+      ORDER BY line LIMIT $3::int`,
+    [batchId, afterLine, limit],
+  );
   return rows;
+}
+
+/** How many request rows the batch still has (the retention clean-up removes them in rounds). */
+export async function countBatchRequests(db: Queryable, batchId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batch_requests WHERE batch_id = $1::text`, [batchId]);
+  return rows[0]!.n;
 }

@@ -1,3 +1,4 @@
+import { NO_USAGE, type RequestUsage } from '../batches/request-usage.js';
 import type { BatchErrorItem, FinalStatus } from '../workflows/contracts.js';
 import type { Pool, PoolClient } from './pool.js';
 
@@ -57,14 +58,28 @@ export interface BatchRow {
   has_webhook_secret: boolean;
   /** `output_expires_after.seconds`: the output and error files expire this long after they are written. */
   output_expires_after_seconds: number | null;
+  /** The input file's one model; null until validation passed. */
+  model: string | null;
+  /** Token usage of the requests finished so far (final once the batch is). */
+  usage: RequestUsage;
+  /** The batch whose failed requests this one retries. */
+  retried_from: string | null;
+  /** The batches that retry this one's failed requests, oldest first. */
+  retries: string[];
 }
 
-// The secret itself is never selected here; only whether there is one.
-const BATCH_COLUMNS = `id, owner, endpoint, input_file_id, completion_window, status, output_file_id,
+// The secret itself is never selected here; only whether there is one. Usage comes as one
+// jsonb object, whose numbers pg parses as numbers (bigint columns would arrive as text).
+export const BATCH_COLUMNS = `id, owner, endpoint, input_file_id, completion_window, status, output_file_id,
   error_file_id, errors, metadata, total_count, completed_count, failed_count, created_at, in_progress_at,
   expires_at, finalizing_at, completed_at, failed_at, expired_at, cancelling_at, cancelled_at,
   idempotency_key, request_fingerprint, webhook_url, webhook_max_retries, webhook_timeout, webhook_events,
-  webhook_secret IS NOT NULL AS has_webhook_secret, output_expires_after_seconds`;
+  webhook_secret IS NOT NULL AS has_webhook_secret, output_expires_after_seconds, model,
+  jsonb_build_object('inputTokens', usage_input_tokens, 'outputTokens', usage_output_tokens,
+    'totalTokens', usage_total_tokens, 'cachedTokens', usage_cached_tokens,
+    'reasoningTokens', usage_reasoning_tokens) AS usage,
+  retried_from,
+  ARRAY(SELECT r.id FROM batches r WHERE r.retried_from = batches.id ORDER BY r.created_at, r.id) AS retries`;
 
 export interface NewBatch {
   id: string;
@@ -171,13 +186,13 @@ export async function markCancelling(db: Queryable, owner: string, id: string): 
   return (rowCount ?? 0) > 0;
 }
 
-export async function markInProgress(db: Queryable, id: string, total: number): Promise<void> {
+export async function markInProgress(db: Queryable, id: string, total: number, model: string | null): Promise<void> {
   await db.query(
-    `UPDATE batches SET total_count = $2::int,
+    `UPDATE batches SET total_count = $2::int, model = $3::text,
         status = CASE WHEN status = 'validating' THEN 'in_progress' ELSE status END,
         in_progress_at = COALESCE(in_progress_at, clock_timestamp())
       WHERE id = $1::text`,
-    [id, total],
+    [id, total, model],
   );
 }
 
@@ -213,31 +228,49 @@ export async function markFinished(
   id: string,
   status: FinalStatus,
   files: { outputFileId: string | null; errorFileId: string | null },
-  counts: { completed: number; failed: number },
+  counts: { completed: number; failed: number; usage: RequestUsage },
 ): Promise<void> {
   const stampColumn = { completed: 'completed_at', cancelled: 'cancelled_at', expired: 'expired_at' }[status];
+  const { usage } = counts;
   await db.query(
     `UPDATE batches SET status = $2::text, ${stampColumn} = COALESCE(${stampColumn}, clock_timestamp()),
         finalizing_at = CASE WHEN $2::text = 'completed' THEN COALESCE(finalizing_at, clock_timestamp()) ELSE finalizing_at END,
         cancelling_at = CASE WHEN $2::text = 'cancelled' THEN COALESCE(cancelling_at, clock_timestamp()) ELSE cancelling_at END,
         output_file_id = $3::text, error_file_id = $4::text,
-        completed_count = $5::int, failed_count = $6::int
+        completed_count = $5::int, failed_count = $6::int,
+        usage_input_tokens = $7::bigint, usage_output_tokens = $8::bigint, usage_total_tokens = $9::bigint,
+        usage_cached_tokens = $10::bigint, usage_reasoning_tokens = $11::bigint
       WHERE id = $1::text`,
-    [id, status, files.outputFileId, files.errorFileId, counts.completed, counts.failed],
+    [
+      id,
+      status,
+      files.outputFileId,
+      files.errorFileId,
+      counts.completed,
+      counts.failed,
+      usage.inputTokens,
+      usage.outputTokens,
+      usage.totalTokens,
+      usage.cachedTokens,
+      usage.reasoningTokens,
+    ],
   );
 }
 
 /**
- * Adds newly finished requests to the live counters. A final batch's counts
- * were computed from its rows when its files were written: a straggling
- * chunk must not change them.
+ * Adds newly finished requests (and their usage) to the live counters. A
+ * final batch's counts were computed from its rows when its files were
+ * written: a straggling chunk must not change them.
  */
-export async function addRequestCounts(db: Queryable, id: string, completed: number, failed: number): Promise<void> {
+export async function addRequestCounts(db: Queryable, id: string, completed: number, failed: number, usage: RequestUsage = NO_USAGE): Promise<void> {
   if (completed === 0 && failed === 0) return;
   await db.query(
-    `UPDATE batches SET completed_count = completed_count + $2::int, failed_count = failed_count + $3::int
+    `UPDATE batches SET completed_count = completed_count + $2::int, failed_count = failed_count + $3::int,
+        usage_input_tokens = usage_input_tokens + $4::bigint, usage_output_tokens = usage_output_tokens + $5::bigint,
+        usage_total_tokens = usage_total_tokens + $6::bigint, usage_cached_tokens = usage_cached_tokens + $7::bigint,
+        usage_reasoning_tokens = usage_reasoning_tokens + $8::bigint
       WHERE id = $1::text AND status NOT IN ('completed', 'cancelled', 'expired', 'failed')`,
-    [id, completed, failed],
+    [id, completed, failed, usage.inputTokens, usage.outputTokens, usage.totalTokens, usage.cachedTokens, usage.reasoningTokens],
   );
 }
 

@@ -1,4 +1,4 @@
-import { SUPPORTED_ENDPOINTS } from '../batches/input-lines.js';
+import { isBatchEndpoint } from '../batches/batch-endpoints.js';
 
 /**
  * Label values with a bound: every label of every metric comes from a fixed
@@ -6,9 +6,9 @@ import { SUPPORTED_ENDPOINTS } from '../batches/input-lines.js';
  * series and a hostile input cannot multiply them.
  */
 
-/** A batch endpoint as a label: one of the supported ones, else `other`. */
+/** A batch endpoint as a label: one of OpenAI's batch endpoints, else `other`. */
 export function endpointLabel(path: string): string {
-  return (SUPPORTED_ENDPOINTS as readonly string[]).includes(path) ? path : 'other';
+  return isBatchEndpoint(path) ? path : 'other';
 }
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

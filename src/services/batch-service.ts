@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ServiceError } from './service-error.js';
 import { toBatchObject, type BatchObject } from '../batches/batch-object.js';
-import type { CreateBatchRequest } from '../batches/create-batch-request.js';
+import type { CreateBatchRequest, WebhookConfigInput } from '../batches/create-batch-request.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../workflows/contracts.js';
 import {
   findBatch,
@@ -24,7 +24,7 @@ import { batchWorkflowId } from '../workflows/workflow-ids.js';
 import type { ServiceDeps } from './service-deps.js';
 import { withTemporalDeadline } from './temporal-call.js';
 
-const COMPLETION_WINDOW_MS = 24 * 60 * 60 * 1000;
+export const COMPLETION_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** Refuses a webhook URL the service would never deliver to (see url-guard.ts); `param` names the field. */
 export async function assertWebhookUrl(deps: ServiceDeps, url: string, param: string): Promise<void> {
@@ -32,8 +32,14 @@ export async function assertWebhookUrl(deps: ServiceDeps, url: string, param: st
   if (!checked.ok) throw new ServiceError('invalid_request', `Invalid webhook URL: ${checked.reason}`, 'invalid_webhook_url', param);
 }
 
-/** Resolves the new `webhook` object or the legacy `metadata.webhook_url` into stored settings. */
-async function resolveWebhook(deps: ServiceDeps, body: CreateBatchRequest): Promise<NewBatch['webhook']> {
+/**
+ * Resolves a `webhook` object, or else the legacy `metadata.webhook_url`,
+ * into stored settings, with the service's defaults for what it leaves out.
+ */
+export async function resolveWebhook(
+  deps: ServiceDeps,
+  body: { webhook?: WebhookConfigInput | null; metadata?: Record<string, string> | null },
+): Promise<NewBatch['webhook']> {
   const { webhook } = deps.config;
   const legacyUrl = body.metadata?.webhook_url;
   const source = body.webhook ?? (legacyUrl ? { url: legacyUrl } : null);
@@ -48,12 +54,24 @@ async function resolveWebhook(deps: ServiceDeps, body: CreateBatchRequest): Prom
   };
 }
 
+/** Refuses a batch endpoint the configured upstream does not serve (`UPSTREAM_ENDPOINTS`). */
+export function assertServedEndpoint(deps: ServiceDeps, endpoint: string): void {
+  const served: readonly string[] = deps.config.upstream.endpoints;
+  if (served.includes(endpoint)) return;
+  throw new ServiceError(
+    'invalid_request',
+    `The endpoint '${endpoint}' is not served by this service's upstream; use one of ${served.join(', ')}.`,
+    'unsupported_endpoint',
+    'endpoint',
+  );
+}
+
 /** Same key + same body → same batch; the fingerprint covers the body only. */
-function fingerprint(body: CreateBatchRequest): string {
+export function fingerprint(body: unknown): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
-function replayOrConflict(existing: BatchRow, print: string): BatchObject {
+export function replayOrConflict(existing: BatchRow, print: string): BatchObject {
   if (existing.request_fingerprint !== print) {
     throw new ServiceError('conflict', 'This Idempotency-Key was already used with a different request body.', 'idempotency_key_reused', 'Idempotency-Key');
   }
@@ -71,6 +89,7 @@ export async function createBatch(
     const existing = await findBatchByIdempotencyKey(deps.pool, owner, idempotencyKey);
     if (existing) return { batch: replayOrConflict(existing, print), replayed: true };
   }
+  assertServedEndpoint(deps, body.endpoint);
   const file = await findFile(deps.pool, owner, body.input_file_id);
   if (!file) throw new ServiceError('invalid_request', `No file found with id '${body.input_file_id}'.`, 'file_not_found', 'input_file_id');
   if (file.purpose !== 'batch') {
@@ -108,7 +127,8 @@ export async function createBatch(
   return { batch: toBatchObject(row), replayed: false };
 }
 
-async function startBatchWorkflow(deps: ServiceDeps, id: string): Promise<void> {
+/** Starts the batch's workflow; call it inside the transaction that inserts the row (see createBatch). */
+export async function startBatchWorkflow(deps: ServiceDeps, id: string): Promise<void> {
   try {
     await withTemporalDeadline(deps, () =>
       deps.temporal.workflow.start(batchWorkflow, {

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ECHO_ENDPOINTS, openAiError } from './echo-responses.js';
 
 /**
  * The "echo model": a DEMO upstream, not a model. It speaks enough of the
  * OpenAI HTTP API for the stack to run end to end without a GPU: chat and text
- * completions echo the last user input, embeddings are a deterministic 8-float
- * vector from a hash of the input, `usage` counts whitespace-separated tokens.
+ * completions and responses echo the last user input, embeddings are a
+ * deterministic 8-float vector from a hash of the input, moderations flag
+ * trigger words, and `usage` counts whitespace-separated tokens (see
+ * echo-responses.ts for exactly how, so tests can predict every number).
  *
  * Fault injection, for demos and tests:
  * - `failureRate`: that share of requests gets 503 with `Retry-After: 0`;
@@ -35,8 +38,6 @@ export interface EchoServer {
   /** `failures` counts every answer with an error status, injected or not. */
   stats(): { requests: number; failures: number };
 }
-
-const DIMENSIONS = 8;
 
 /** Starts the echo server; resolves once it listens. */
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
@@ -77,7 +78,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     if (req.method === 'GET' && path === '/v1/models') {
       return send(res, seq, 200, { object: 'list', data: [{ id: 'echo', object: 'model', created: 0, owned_by: 'echo' }] });
     }
-    const build = req.method === 'POST' ? ENDPOINTS[path] : undefined;
+    const build = req.method === 'POST' ? ECHO_ENDPOINTS[path] : undefined;
     if (!build) return send(res, seq, 404, openAiError(`unknown endpoint ${req.method} ${path}`, 'invalid_request_error', 'not_found'));
 
     let body: Record<string, unknown>;
@@ -149,161 +150,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   };
 }
 
-type Body = Record<string, unknown>;
-type Builder = (body: Body, seq: number) => object;
-
-const ENDPOINTS: Record<string, Builder | undefined> = {
-  '/v1/chat/completions': chatCompletion,
-  '/v1/completions': textCompletion,
-  '/v1/embeddings': embeddings,
-  '/v1/responses': response,
-};
-
-function chatCompletion(body: Body, seq: number): object {
-  if (!Array.isArray(body.messages)) return openAiError('messages must be an array', 'invalid_request_error', 'invalid_messages');
-  const messages = body.messages as { role?: unknown; content?: unknown }[];
-  const lastUser = findLast(messages, (m) => m?.role === 'user');
-  const { text, tokens, truncated } = limit(textOf(lastUser?.content), body.max_completion_tokens ?? body.max_tokens);
-  const promptTokens = messages.reduce((sum, m) => sum + countTokens(textOf(m?.content)), 0);
-  return {
-    id: `chatcmpl-echo-${seq}`,
-    object: 'chat.completion',
-    created: nowSeconds(),
-    model: modelOf(body),
-    choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: truncated ? 'length' : 'stop' }],
-    usage: { prompt_tokens: promptTokens, completion_tokens: tokens, total_tokens: promptTokens + tokens },
-  };
-}
-
-function textCompletion(body: Body, seq: number): object {
-  const prompts = Array.isArray(body.prompt) ? body.prompt.map(textOf) : [textOf(body.prompt)];
-  let promptTokens = 0;
-  let completionTokens = 0;
-  const choices = prompts.map((prompt, index) => {
-    const { text, tokens, truncated } = limit(prompt, body.max_tokens);
-    promptTokens += countTokens(prompt);
-    completionTokens += tokens;
-    return { text, index, logprobs: null, finish_reason: truncated ? 'length' : 'stop' };
-  });
-  return {
-    id: `cmpl-echo-${seq}`,
-    object: 'text_completion',
-    created: nowSeconds(),
-    model: modelOf(body),
-    choices,
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-  };
-}
-
-function embeddings(body: Body): object {
-  const inputs = Array.isArray(body.input) && typeof body.input[0] !== 'number' ? body.input : [body.input];
-  let promptTokens = 0;
-  const data = inputs.map((input, index) => {
-    const text = Array.isArray(input) ? input.join(' ') : textOf(input);
-    promptTokens += Array.isArray(input) ? input.length : countTokens(text);
-    const vector = embed(text);
-    // The official SDKs ask for base64 by default: little-endian float32 bytes.
-    const embedding = body.encoding_format === 'base64' ? Buffer.from(Float32Array.from(vector).buffer).toString('base64') : vector;
-    return { object: 'embedding', index, embedding };
-  });
-  return { object: 'list', data, model: modelOf(body), usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
-}
-
-function response(body: Body, seq: number): object {
-  const input = body.input;
-  const items = Array.isArray(input) ? (input as { role?: unknown; content?: unknown }[]) : [{ role: 'user', content: input }];
-  const lastUser = findLast(items, (m) => m?.role === 'user' || m?.role === undefined);
-  const { text, tokens, truncated } = limit(textOf(lastUser?.content), body.max_output_tokens);
-  const inputTokens = items.reduce((sum, m) => sum + countTokens(textOf(m?.content)), 0);
-  return {
-    id: `resp_echo_${seq}`,
-    object: 'response',
-    created_at: nowSeconds(),
-    status: truncated ? 'incomplete' : 'completed',
-    incomplete_details: truncated ? { reason: 'max_output_tokens' } : null,
-    model: modelOf(body),
-    output: [
-      {
-        type: 'message',
-        id: `msg_echo_${seq}`,
-        status: 'completed',
-        role: 'assistant',
-        content: [{ type: 'output_text', text, annotations: [] }],
-      },
-    ],
-    output_text: text,
-    usage: { input_tokens: inputTokens, output_tokens: tokens, total_tokens: inputTokens + tokens },
-  };
-}
-
-/** Text of a message content: a string, or the text parts of a content array. */
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  let out = '';
-  for (const part of content as { text?: unknown }[]) {
-    if (typeof part?.text === 'string') out += out ? ` ${part.text}` : part.text;
-  }
-  return out;
-}
-
-function countTokens(text: string): number {
-  let count = 0;
-  let inToken = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const space = c === 32 || c === 9 || c === 10 || c === 13;
-    if (!space && !inToken) count++;
-    inToken = !space;
-  }
-  return count;
-}
-
-/** Cuts the echo to `max` whitespace tokens when the request sets a token limit. */
-function limit(text: string, max: unknown): { text: string; tokens: number; truncated: boolean } {
-  const tokens = countTokens(text);
-  if (typeof max !== 'number' || tokens <= max) return { text, tokens, truncated: false };
-  const kept = text.split(/\s+/).filter(Boolean).slice(0, Math.max(0, max));
-  return { text: kept.join(' '), tokens: kept.length, truncated: true };
-}
-
-/** A unit vector derived from FNV-1a of the text and a xorshift stream: same text, same vector. */
-function embed(text: string): number[] {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  let state = h >>> 0 || 1;
-  const vector: number[] = [];
-  let norm = 0;
-  for (let i = 0; i < DIMENSIONS; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    const value = (state >>> 0) / 0xffffffff - 0.5;
-    vector.push(value);
-    norm += value * value;
-  }
-  norm = Math.sqrt(norm) || 1;
-  return vector.map((v) => Math.round((v / norm) * 1e6) / 1e6);
-}
-
-function findLast<T>(items: T[], match: (item: T) => boolean): T | undefined {
-  for (let i = items.length - 1; i >= 0; i--) if (match(items[i]!)) return items[i];
-  return undefined;
-}
-
-function modelOf(body: Body): string {
-  return typeof body.model === 'string' ? body.model : 'echo';
-}
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
 function requestIdOf(req: IncomingMessage, seq: number): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && given !== '' ? given : `req_echo_${seq}`;
-}
-
-function openAiError(message: string, type: string, code: string): { error: { message: string; type: string; param: null; code: string } } {
-  return { error: { message, type, param: null, code } };
 }

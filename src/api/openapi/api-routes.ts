@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { CreateBatchRequestSchema, RotateWebhookSecretRequestSchema, UpdateWebhookRequestSchema } from '../../batches/create-batch-request.js';
+import {
+  CreateBatchRequestSchema,
+  RetryFailedRequestSchema,
+  RotateWebhookSecretRequestSchema,
+  UpdateWebhookRequestSchema,
+} from '../../batches/create-batch-request.js';
 import { ExpiresAfterSchema } from '../../files/expires-after.js';
 import { ACCEPTED_PURPOSES } from '../../services/file-service.js';
 import {
@@ -83,6 +88,17 @@ const batches: ApiRoute[] = [
   {
     method: 'post', path: '/v1/batches/{id}/cancel', operationId: 'cancelBatch', tag: 'Batches', summary: 'Cancel a batch',
     responses: { 200: json(S.BatchSchema, 'The batch, `cancelling` (or already cancelled).') },
+    errors: [409],
+  },
+  {
+    method: 'post', path: '/v1/batches/{id}/retry_failed', operationId: 'retryFailedRequests', tag: 'Batches', summary: "Retry a finished batch's failed requests",
+    description:
+      'Extension. A new batch of the requests worth retrying (expired, cancelled, timed out, connection errors, upstream 408, 409, 429 and 5xx), each with its custom_id and body, written to a new input file; ' +
+      "linked both ways (`retried_from`, `retries`). The original's metadata and webhook unless the body gives others. 409 when the batch is not finished or has nothing to retry. " +
+      'The same `Idempotency-Key` and body answer the same batch.',
+    headers: z.object({ 'idempotency-key': IdempotencyKey.unwrap().optional() }),
+    body: { schema: RetryFailedRequestSchema, required: false },
+    responses: { 200: json(S.BatchSchema, 'The new batch, `validating`.') },
     errors: [409],
   },
   {

@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 /** Fields our Batch object has beyond OpenAI's; the OpenAI type test checks this list. */
-export const BATCH_EXTENSIONS = ['webhook'] as const;
+export const BATCH_EXTENSIONS = ['webhook', 'retried_from', 'retries'] as const;
 
 const unixTime = () => z.number().int().meta({ description: 'Unix time in seconds.' });
 const metadata = () =>
@@ -72,6 +72,16 @@ export const BatchWebhookSchema = z
   })
   .meta({ id: 'BatchWebhook', description: 'The webhook settings of a batch; the secret is never shown, only whether there is one.' });
 
+const BatchUsageSchema = z
+  .object({
+    input_tokens: z.number().int(),
+    input_tokens_details: z.object({ cached_tokens: z.number().int() }),
+    output_tokens: z.number().int(),
+    output_tokens_details: z.object({ reasoning_tokens: z.number().int() }),
+    total_tokens: z.number().int(),
+  })
+  .meta({ id: 'BatchUsage', description: "Token usage summed over the answers of the batch's finished requests (OpenAI's `BatchUsage`)." });
+
 const BatchErrorSchema = z.object({ code: z.string(), message: z.string(), param: z.string().nullable(), line: z.number().int().nullable() });
 
 export const BatchSchema = z
@@ -79,6 +89,7 @@ export const BatchSchema = z
     id: z.string(),
     object: z.literal('batch'),
     endpoint: z.string(),
+    model: z.string().nullable().meta({ description: "The input file's one model; null until validation passed." }),
     errors: z.object({ object: z.literal('list'), data: z.array(BatchErrorSchema) }).nullable(),
     input_file_id: z.string(),
     completion_window: z.string(),
@@ -96,7 +107,10 @@ export const BatchSchema = z
     cancelled_at: unixTime().nullable(),
     request_counts: z.object({ total: z.number().int(), completed: z.number().int(), failed: z.number().int() }),
     metadata: metadata(),
+    usage: BatchUsageSchema,
     webhook: BatchWebhookSchema.nullable().meta({ description: 'Extension: the batch\'s webhook, or null when it has none.' }),
+    retried_from: z.string().nullable().meta({ description: 'Extension: the batch whose failed requests this one retries (`POST /v1/batches/{id}/retry_failed`).' }),
+    retries: z.array(z.string()).meta({ description: "Extension: the batches retrying this one's failed requests, oldest first." }),
   })
   .meta({
     id: 'Batch',

@@ -1,6 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { CreateBatchRequestSchema, RotateWebhookSecretRequestSchema, UpdateWebhookRequestSchema } from '../../batches/create-batch-request.js';
+import {
+  CreateBatchRequestSchema,
+  RetryFailedRequestSchema,
+  RotateWebhookSecretRequestSchema,
+  UpdateWebhookRequestSchema,
+} from '../../batches/create-batch-request.js';
+import { retryFailedRequests } from '../../services/batch-retry-service.js';
 import { cancelBatch, createBatch, getBatch, listBatchObjects } from '../../services/batch-service.js';
 import { rotateWebhookSecret, updateWebhook } from '../../services/batch-webhook-service.js';
 import type { ServiceDeps } from '../../services/service-deps.js';
@@ -22,13 +28,17 @@ export const ListDeliveriesQuery = z.object({
 
 export const IdempotencyKey = z.string().min(1).max(255).nullable();
 
+function idempotencyKeyOf(header: string | undefined): string | null {
+  const key = IdempotencyKey.safeParse(header ?? null);
+  if (!key.success) throw new ApiError(400, 'Idempotency-Key must be 1 to 255 characters.', 'invalid_value', 'Idempotency-Key');
+  return key.data;
+}
+
 export function batchesRoutes(deps: ServiceDeps) {
   return new Hono<{ Variables: AuthVariables }>()
     .post('/', async (c) => {
       const body = parseOrThrow(CreateBatchRequestSchema, await readJson(c.req));
-      const key = IdempotencyKey.safeParse(c.req.header('idempotency-key') ?? null);
-      if (!key.success) throw new ApiError(400, 'Idempotency-Key must be 1 to 255 characters.', 'invalid_value', 'Idempotency-Key');
-      const { batch, replayed } = await createBatch(deps, c.get('owner'), body, key.data);
+      const { batch, replayed } = await createBatch(deps, c.get('owner'), body, idempotencyKeyOf(c.req.header('idempotency-key')));
       if (replayed) c.header('idempotent-replayed', 'true');
       return c.json(batch);
     })
@@ -46,6 +56,13 @@ export function batchesRoutes(deps: ServiceDeps) {
       return c.json(await rotateWebhookSecret(deps, c.get('owner'), c.req.param('id'), body));
     })
     .post('/:id/cancel', async (c) => c.json(await cancelBatch(deps, c.get('owner'), c.req.param('id'))))
+    .post('/:id/retry_failed', async (c) => {
+      const body = parseOrThrow(RetryFailedRequestSchema, await readOptionalJson(c.req));
+      const key = idempotencyKeyOf(c.req.header('idempotency-key'));
+      const { batch, replayed } = await retryFailedRequests(deps, c.get('owner'), c.req.param('id'), body, key);
+      if (replayed) c.header('idempotent-replayed', 'true');
+      return c.json(batch);
+    })
     .get('/:id/webhook_deliveries', async (c) => {
       const query = parseOrThrow(ListDeliveriesQuery, c.req.query());
       return c.json(toList(await listWebhookDeliveries(deps, c.get('owner'), c.req.param('id'), query), query.limit));
