@@ -10,6 +10,7 @@ import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/up
 import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
 import { createBatchWorker } from '../../src/worker/create-worker.js';
 import { ensureSearchAttributes } from '../../src/worker/ensure-search-attributes.js';
+import { recordResponse } from './response-recorder.js';
 import { createLocalEnv, createTestEnv } from './temporal.js';
 
 // Keep test output to what matters: SDK errors only (expected activity retries are not noise-worthy).
@@ -85,7 +86,10 @@ export async function startHarness(
       const headers = new Headers(rest.headers);
       headers.set('authorization', `Bearer ${key ?? ALICE_KEY}`);
       if (json !== undefined) headers.set('content-type', 'application/json');
-      return app.request(path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+      const res = await app.request(path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+      // With OPENAPI_CONTRACT_LOG set, every answer is kept for the OpenAPI contract check.
+      await recordResponse(rest.method ?? 'GET', path, res);
+      return res;
     },
     async upload(jsonl, key) {
       const form = new FormData();

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { ApiError } from '../api-error.js';
 import { docsAsset, renderDocsPage, DOCS_ASSETS_VERSION } from '../openapi/docs-assets.js';
 import { openApiDocument } from '../openapi/openapi-document.js';
 
@@ -47,7 +48,7 @@ export function openApiRoutes() {
     })
     .get('/docs/assets/:name', (c) => {
       const asset = docsAsset(c.req.param('name'));
-      if (!asset) return c.notFound();
+      if (!asset) return c.json(new ApiError(404, `No docs asset named '${c.req.param('name')}'.`, 'not_found').toBody(), 404);
       const cache = c.req.query('v') === DOCS_ASSETS_VERSION ? 'public, max-age=31536000, immutable' : 'no-cache';
       return c.body(asset.body, 200, { 'content-type': asset.contentType, 'cache-control': cache });
     });

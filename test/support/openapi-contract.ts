@@ -1,0 +1,79 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { openApiDocument } from '../../src/api/openapi/openapi-document.js';
+import type { RecordedResponse } from './response-recorder.js';
+
+type Document = ReturnType<typeof openApiDocument>;
+type Operation = { responses?: Record<string, { content?: Record<string, unknown> }> };
+
+const METHODS = ['get', 'post', 'patch', 'delete', 'put'] as const;
+const DOC_ID = 'https://openapi.test/openapi.json';
+
+/** A path template as a pattern: `{id}` is one path segment. */
+function templatePattern(template: string): RegExp {
+  const source = template
+    .split('/')
+    .map((part) => (/^\{\w+\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}$`);
+}
+
+const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+
+/**
+ * Checks responses against the OpenAPI document: the route (method and path
+ * template), the status, the media type and, for JSON, the body with the
+ * document's own schema (JSON Schema 2020-12, as OpenAPI 3.1 uses it).
+ */
+export function createContractChecker(doc: Document = openApiDocument()) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
+  addFormats.default(ajv);
+  ajv.addFormat('binary', true);
+  ajv.addSchema(doc as object, DOC_ID);
+  const templates = Object.keys(doc.paths ?? {}).map((template) => ({
+    template,
+    pattern: templatePattern(template),
+    params: (template.match(/\{/g) ?? []).length,
+  }));
+  const validators = new Map<string, ValidateFunction>();
+  const validatorFor = (ref: string) => {
+    let validate = validators.get(ref);
+    if (!validate) {
+      validate = ajv.compile({ $ref: `${DOC_ID}#/${ref}` });
+      validators.set(ref, validate);
+    }
+    return validate;
+  };
+  const errorValidator = () => validatorFor(pointer('components', 'schemas', 'Error'));
+
+  /** The problems with one response, or [] when it is as the document says. */
+  return function check(res: RecordedResponse): string[] {
+    const method = res.method.toLowerCase();
+    const where = `${res.method} ${res.path} → ${res.status}`;
+    const matching = templates.filter(({ pattern }) => pattern.test(res.path)).sort((a, b) => a.params - b.params);
+    const operations = doc.paths as Record<string, Partial<Record<(typeof METHODS)[number], Operation>>>;
+    const found = matching.find(({ template }) => operations[template]?.[method as (typeof METHODS)[number]]);
+    if (!found) {
+      // No operation: a known path answers 405, an unknown one 404, both in the error shape.
+      const expected = matching.length > 0 ? 405 : 404;
+      if (res.status !== expected) return [`${where}: no operation in the document; expected ${expected}`];
+      return bodyProblems(where, res, errorValidator());
+    }
+    const operation = operations[found.template]![method as (typeof METHODS)[number]]!;
+    const response = operation.responses?.[String(res.status)];
+    if (!response) return [`${where}: status ${res.status} is not documented for ${res.method} ${found.template}`];
+    const mediaTypes = Object.keys(response.content ?? {});
+    const mediaType = mediaTypes.find((type) => (res.contentType ?? '').toLowerCase().startsWith(type));
+    if (!mediaType) return [`${where}: content-type ${res.contentType} is not one of ${mediaTypes.join(', ') || '(none)'}`];
+    if (mediaType !== 'application/json') return [];
+    const ref = pointer('paths', found.template, method, 'responses', String(res.status), 'content', mediaType, 'schema');
+    return bodyProblems(`${where} (${res.method} ${found.template})`, res, validatorFor(ref));
+  };
+}
+
+function bodyProblems(where: string, res: RecordedResponse, validate: ValidateFunction): string[] {
+  if (!/^application\/json\b/i.test(res.contentType ?? '')) return [`${where}: expected JSON, got ${res.contentType}`];
+  if (res.unparsable !== undefined) return [`${where}: the body is not JSON: ${res.unparsable}`];
+  if (validate(res.body)) return [];
+  return (validate.errors ?? []).map((e) => `${where}: body${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+}
