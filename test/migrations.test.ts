@@ -182,4 +182,40 @@ describe('migrations', () => {
       await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);
     }
   });
+
+  it('upgrade a database at 010 without losing a batch or a request row: old batches have no model and zero usage', async () => {
+    const u = new URL(url);
+    const older = `${database}_010`;
+    await admin.query(`CREATE DATABASE ${older}`);
+    u.pathname = `/${older}`;
+    const pool = createPool(u.toString(), 2);
+    try {
+      await pool.query(`CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const name of MIGRATIONS.filter((n) => n < '011')) {
+        await pool.query(await readFile(new URL(`../src/db/migrations/${name}`, import.meta.url), 'utf8'));
+        await pool.query(`INSERT INTO schema_migrations (name) VALUES ($1::text)`, [name]);
+      }
+      await pool.query(
+        `INSERT INTO batches (id, owner, endpoint, input_file_id, completion_window, status, expires_at, total_count, completed_count)
+         VALUES ('batch_1', 'alice', '/v1/chat/completions', 'file-1', '24h', 'completed', now(), 1, 1)`,
+      );
+      await pool.query(`INSERT INTO batch_requests (batch_id, line, custom_id, body, state, result_line) VALUES ('batch_1', 0, 'req-0', '{}', 'completed', '{}')`);
+
+      expect(await migrate(pool)).toEqual(MIGRATIONS.filter((n) => n >= '011'));
+      const batches = await pool.query(
+        `SELECT id, completed_count, model, usage_input_tokens::int AS input, usage_total_tokens::int AS total, retried_from FROM batches`,
+      );
+      expect(batches.rows).toEqual([{ id: 'batch_1', completed_count: 1, model: null, input: 0, total: 0, retried_from: null }]);
+      const requests = await pool.query(`SELECT custom_id, state, input_tokens, total_tokens FROM batch_requests`);
+      expect(requests.rows).toEqual([{ custom_id: 'req-0', state: 'completed', input_tokens: null, total_tokens: null }]);
+      // A retry links to its original; a retry of an unknown batch is refused.
+      const retry = `INSERT INTO batches (id, owner, endpoint, input_file_id, completion_window, status, expires_at, retried_from)
+                     VALUES ($1::text, 'alice', '/v1/chat/completions', 'file-2', '24h', 'validating', now(), $2::text)`;
+      await pool.query(retry, ['batch_2', 'batch_1']);
+      await expect(pool.query(retry, ['batch_3', 'batch_unknown'])).rejects.toThrow(/foreign key/);
+    } finally {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${older} WITH (FORCE)`);
+    }
+  });
 });

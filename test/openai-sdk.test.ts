@@ -53,6 +53,16 @@ describe('the official OpenAI client', () => {
     expect(batch.status).toBe('completed');
     expect(batch.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
     expect(batch.completed_at).toEqual(expect.any(Number));
+    // The SDK's `model` and `usage` (BatchUsage): five echoes of a 2-token prompt.
+    expect(batch.model).toBe('echo');
+    const usage: OpenAI.Batches.BatchUsage | undefined = batch.usage;
+    expect(usage).toEqual({
+      input_tokens: 10,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: 10,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 20,
+    });
 
     const content = await client.files.content(batch.output_file_id!);
     const lines = (await content.text()).trim().split('\n').map((l) => JSON.parse(l));
@@ -81,6 +91,18 @@ describe('the official OpenAI client', () => {
     // Newest first.
     expect(seen.indexOf(ids[2]!)).toBeLessThan(seen.indexOf(ids[0]!));
     for (const id of ids) await finished(id);
+  });
+
+  it("runs a moderations batch, and refuses an endpoint the upstream does not serve as a BadRequestError naming endpoint", async () => {
+    const line = (i: number) => JSON.stringify({ custom_id: `m-${i}`, method: 'POST', url: '/v1/moderations', body: { model: 'omni-moderation-latest', input: `line ${i}` } });
+    const file = await uploadInput([0, 1].map(line).join('\n'));
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/moderations', completion_window: '24h' });
+    expect(await finished(created.id)).toBe('completed');
+    expect(await client.batches.retrieve(created.id)).toMatchObject({ status: 'completed', model: 'omni-moderation-latest', request_counts: { total: 2, completed: 2, failed: 0 } });
+
+    const refused = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/images/generations', completion_window: '24h' }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(refused).toMatchObject({ status: 400, param: 'endpoint', code: 'unsupported_endpoint' });
   });
 
   it('cancels a running batch', async () => {
