@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,18 +44,29 @@ export function machine() {
   return { cpus: os.cpus().length, load_avg_1m: round(os.loadavg()[0]), node: process.version };
 }
 
+/** The commit the code under test comes from, marked when src/ has uncommitted changes; null outside a git checkout. */
+function codeVersion(): string | null {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  try {
+    const head = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', 'src') === '' ? head : `${head} with uncommitted src changes`;
+  } catch {
+    return null;
+  }
+}
+
 /** Where publishReport keeps every report; bench/update-readme.ts reads the latest of each bench from here. */
 export const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
 
 /**
  * Prints the report as one JSON line plus one readable line on stdout and
  * keeps a copy in bench/results/<name>-<timestamp>.json (git-ignored), with
- * the command-line arguments it ran with and the summary line.
+ * the code version, the command-line arguments it ran with and the summary line.
  */
 export async function publishReport(name: string, report: object, summary: string): Promise<string> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const full = { ...report, argv: process.argv.slice(2), summary };
+  const full = { ...report, code: codeVersion(), argv: process.argv.slice(2), summary };
   await writeFile(file, `${JSON.stringify(full, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(full)}\n${summary}\n`);
   return file;
