@@ -5,7 +5,7 @@ import path from 'node:path';
 
 /** One file the docs page loads, served by the API itself: the page works offline and loads nothing from elsewhere. */
 export interface DocsAsset {
-  body: string;
+  body: string | Uint8Array<ArrayBuffer>;
   contentType: string;
 }
 
@@ -31,6 +31,7 @@ export const DOCS_ASSETS_VERSION = createHash('sha256').update(`${SWAGGER_UI_VER
 const SWAGGER_FILES: Record<string, string> = {
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
   'swagger-ui.css': 'text/css; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
 };
 
 const cache = new Map<string, DocsAsset>();
@@ -41,7 +42,7 @@ export function docsAsset(name: string): DocsAsset | undefined {
   if (cached) return cached;
   let asset: DocsAsset | undefined;
   if (name === 'docs.js') asset = { body: INIT_SCRIPT, contentType: 'text/javascript; charset=utf-8' };
-  else if (Object.hasOwn(SWAGGER_FILES, name)) asset = { body: readFileSync(path.join(SWAGGER_UI_DIR, name), 'utf8'), contentType: SWAGGER_FILES[name]! };
+  else if (Object.hasOwn(SWAGGER_FILES, name)) asset = { body: new Uint8Array(readFileSync(path.join(SWAGGER_UI_DIR, name))), contentType: SWAGGER_FILES[name]! };
   if (asset) cache.set(name, asset);
   return asset;
 }
@@ -55,6 +56,7 @@ export function renderDocsPage(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>API reference · Durable batch jobs with reliable webhooks</title>
+<link rel="icon" type="image/png" href="${asset('favicon-32x32.png')}">
 <link rel="stylesheet" href="${asset('swagger-ui.css')}">
 </head>
 <body>
