@@ -36,6 +36,7 @@ const DESCRIPTION = [
   'Every other `/v1` route is this service\'s own. Every `/v1` route needs an API key as `Authorization: Bearer <key>`, and every object belongs to the key\'s owner.',
   '',
   'Every error is `{"error": {"message", "type", "param", "code"}}`. A known path with a method it does not serve answers 405 with an `Allow` header; an unknown path 404. Client errors carry `x-should-retry: false`.',
+  'Any request under `/v1`, to a route or not, is first checked for its key (401), for query text Postgres cannot store (400) and for a JSON body over 1 MiB (413). HEAD is answered wherever GET is.',
 ].join('\n');
 
 /** Path parameters from the template: every `{id}` names an object as a string. */
