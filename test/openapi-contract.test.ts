@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../src/api/openapi/openapi-document.js';
-import { bodyOf, call, type BatchObject, type DeadLetterEntry } from './support/api-client.js';
+import { bodyOf, type BatchObject, type DeadLetterEntry } from './support/api-client.js';
 import { batchOutcome, createBatch, deadLetterIdOf, deliveryResult } from './support/batches.js';
 import { createContractChecker } from './support/openapi-contract.js';
 import type { RecordedResponse } from './support/response-recorder.js';
@@ -37,8 +37,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** JSON bodies the API took: the document must take each too. */
+const accepted: { method: string; path: string; body: unknown }[] = [];
+
 const status = async (p: string, init: Parameters<Harness['api']>[1], expected: number) => {
   const res = await h.api(p, init);
+  if (init?.json !== undefined && res.status < 300) accepted.push({ method: init.method ?? 'GET', path: p, body: init.json });
   expect(res.status, `${init?.method ?? 'GET'} ${p}: ${await res.clone().text()}`).toBe(expected);
   return res;
 };
@@ -104,8 +108,8 @@ describe('calls of every operation', () => {
   });
 
   it('webhook endpoints', async () => {
-    const created = await call<{ id: string }>(h, '/v1/webhook_endpoints', { method: 'POST', json: { url: receiver.url, events: ['completed'], description: 'contract' } });
-    const id = created.id;
+    const endpoint = { url: receiver.url, events: ['batch.completed', 'webhook.dead_lettered'], description: 'contract', metadata: { team: 'a' } };
+    const { id } = await bodyOf<{ id: string }>(await status('/v1/webhook_endpoints', { method: 'POST', json: endpoint }, 200));
     await status('/v1/webhook_endpoints', { method: 'POST', json: { url: receiver.url, surprise: true } }, 400);
     await status('/v1/webhook_endpoints?limit=5', {}, 200);
     await status(`/v1/webhook_endpoints/${id}`, {}, 200);
@@ -160,6 +164,8 @@ describe('every answer above', () => {
       .map((line) => JSON.parse(line) as RecordedResponse);
     const check = createContractChecker();
     expect(recorded.flatMap(check)).toEqual([]);
+    expect(accepted.length).toBeGreaterThan(5);
+    expect(accepted.flatMap(({ method, path, body }) => check.request(method, path, body))).toEqual([]);
 
     // Every operation was called with success (but /metrics, which the harness's app does not serve) …
     const doc = openApiDocument();

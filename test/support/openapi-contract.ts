@@ -49,8 +49,22 @@ export function createContractChecker(doc: Document = openApiDocument()) {
   };
   const errorValidator = () => validatorFor(pointer('components', 'schemas', 'Error'));
 
+  /** The problems with a JSON request body the API took, or [] when the document takes it too. */
+  const checkRequest = (method: string, path: string, body: unknown): string[] => {
+    const lower = method.toLowerCase() as (typeof METHODS)[number];
+    const operations = doc.paths as Record<string, Partial<Record<(typeof METHODS)[number], Operation & { requestBody?: unknown }>>>;
+    const found = templates
+      .filter(({ pattern }) => pattern.test(path))
+      .sort((a, b) => a.params - b.params)
+      .find(({ template }) => operations[template]?.[lower]?.requestBody);
+    if (!found) return [`${method} ${path}: the document takes no request body`];
+    const validate = validatorFor(pointer('paths', found.template, lower, 'requestBody', 'content', 'application/json', 'schema'));
+    if (validate(body)) return [];
+    return (validate.errors ?? []).map((e) => `${method} ${found.template} request: body${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+  };
+
   /** The problems with one response, or [] when it is as the document says. */
-  return function check(res: RecordedResponse): string[] {
+  const check = (res: RecordedResponse): string[] => {
     // HEAD is answered wherever GET is, as GET with no body (see the document's description).
     const head = res.method === 'HEAD';
     const method = (head ? 'get' : res.method.toLowerCase()) as (typeof METHODS)[number];
@@ -75,6 +89,7 @@ export function createContractChecker(doc: Document = openApiDocument()) {
     const ref = pointer('paths', found.template, method, 'responses', String(res.status), 'content', mediaType, 'schema');
     return bodyProblems(`${where} (${res.method} ${found.template})`, res, validatorFor(ref));
   };
+  return Object.assign(check, { request: checkRequest });
 }
 
 function bodyProblems(where: string, res: RecordedResponse, validate: ValidateFunction): string[] {

@@ -26,6 +26,7 @@ interface Answer {
   schema: z.ZodType;
   /** application/json unless said. */
   contentType?: string;
+  headers?: z.ZodObject;
 }
 
 /** One route of the API, described with the schemas its handler uses. */
@@ -46,6 +47,9 @@ export interface ApiRoute {
 }
 
 const json = (schema: z.ZodType, description: string): Answer => ({ schema, description });
+
+/** Sent when an `Idempotency-Key` was seen before with the same body: the answer is that earlier batch. */
+const REPLAYED = z.object({ 'idempotent-replayed': z.literal('true').optional().meta({ description: 'The answer is the batch an earlier request with this key made.' }) });
 
 /**
  * `POST /v1/files` is a multipart form that the file service streams (it is
@@ -80,7 +84,7 @@ const batches: ApiRoute[] = [
     description: 'The same `Idempotency-Key` and body answer the same batch (with `idempotent-replayed: true`); the same key with another body is a 409.',
     headers: z.object({ 'idempotency-key': IdempotencyKey.unwrap().optional() }),
     body: { schema: CreateBatchRequestSchema, required: true },
-    responses: { 200: json(S.BatchSchema, 'The batch, `validating`.') },
+    responses: { 200: { ...json(S.BatchSchema, 'The batch, `validating`.'), headers: REPLAYED } },
     errors: [409],
   },
   { method: 'get', path: '/v1/batches', operationId: 'listBatches', tag: 'Batches', summary: 'List batches, newest first', query: ListBatchesQuery, responses: { 200: json(S.BatchListSchema, 'A page of batches.') } },
@@ -98,7 +102,7 @@ const batches: ApiRoute[] = [
       'The same `Idempotency-Key` and body answer the same batch.',
     headers: z.object({ 'idempotency-key': IdempotencyKey.unwrap().optional() }),
     body: { schema: RetryFailedRequestSchema, required: false },
-    responses: { 200: json(S.BatchSchema, 'The new batch, `validating`.') },
+    responses: { 200: { ...json(S.BatchSchema, 'The new batch, `validating`.'), headers: REPLAYED } },
     errors: [409],
   },
   {

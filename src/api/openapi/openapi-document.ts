@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiOverrideContext, type ZodOpenApiPathsObject } from 'zod-openapi';
 import packageJson from '../../../package.json' with { type: 'json' };
+import { WebhookEventNameSchema } from '../../batches/create-batch-request.js';
+import { AnyEventNameSchema } from '../../webhooks/webhook-endpoint-request.js';
+import { OPERATIONAL_EVENT_TYPES, WEBHOOK_EVENTS } from '../../workflows/contracts.js';
 import { API_ROUTES, type ApiRoute, type ErrorStatus, type TagName } from './api-routes.js';
 import { ErrorSchema } from './response-schemas.js';
 
@@ -60,7 +63,11 @@ function errorStatuses(route: ApiRoute): ErrorStatus[] {
 function operation(route: ApiRoute): ZodOpenApiOperationObject {
   const responses: ZodOpenApiOperationObject['responses'] = {};
   for (const [status, answer] of Object.entries(route.responses)) {
-    responses[status as StatusKey] = { description: answer.description, content: { [answer.contentType ?? 'application/json']: { schema: answer.schema } } };
+    responses[status as StatusKey] = {
+      description: answer.description,
+      content: { [answer.contentType ?? 'application/json']: { schema: answer.schema } },
+      ...(answer.headers ? { headers: answer.headers } : {}),
+    };
   }
   for (const status of errorStatuses(route)) {
     responses[`${status}` as StatusKey] = {
@@ -84,13 +91,24 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
   };
 }
 
+const LIFECYCLE_NAMES = [...WEBHOOK_EVENTS, ...WEBHOOK_EVENTS.map((event) => `batch.${event}`)];
+
+/** Event names are strings checked by a refinement, which JSON Schema cannot show: the names each accepts. */
+const EVENT_NAMES = new Map<unknown, string[]>([
+  [WebhookEventNameSchema, LIFECYCLE_NAMES],
+  [AnyEventNameSchema, [...LIFECYCLE_NAMES, ...OPERATIONAL_EVENT_TYPES]],
+]);
+
 /**
- * Two adjustments to zod's rendering. A request check that runs before the
- * real schema (metadata refuses a `__proto__` key first) is `unknown` piped
- * into it: document what it pipes into. And `.int()` adds JavaScript's
- * safe-integer bounds to every integer: noise for every other language.
+ * Adjustments to zod's rendering. A request check that runs before the real
+ * schema (metadata refuses a `__proto__` key first) is `unknown` piped into
+ * it: document what it pipes into. Event names list the names they accept.
+ * And `.int()` adds JavaScript's safe-integer bounds to every integer: noise
+ * for every other language.
  */
 function adjustRendering({ zodSchema, jsonSchema, io }: ZodOpenApiOverrideContext) {
+  const names = EVENT_NAMES.get(zodSchema);
+  if (names && io === 'input') Object.assign(jsonSchema, { type: 'string', enum: names });
   const def = zodSchema._zod.def;
   if (io === 'input' && def.type === 'pipe' && def.in._zod.def.type === 'unknown') {
     const { $schema: _omit, ...target } = z.toJSONSchema(def.out as z.ZodType, { io: 'input', target: 'draft-2020-12' });
