@@ -5,7 +5,7 @@ import { WebhookEventNameSchema } from '../../batches/create-batch-request.js';
 import { AnyEventNameSchema } from '../../webhooks/webhook-endpoint-request.js';
 import { OPERATIONAL_EVENT_TYPES, WEBHOOK_EVENTS } from '../../workflows/contracts.js';
 import { API_ROUTES, type ApiRoute, type ErrorStatus, type TagName } from './api-routes.js';
-import { ErrorSchema } from './response-schemas.js';
+import { BATCH_EXTENSIONS, ErrorSchema } from './response-schemas.js';
 
 const BEARER = 'bearerAuth';
 
@@ -35,8 +35,8 @@ const TAGS: { name: TagName; description: string }[] = [
 const DESCRIPTION = [
   'An OpenAI-compatible Batch API on Temporal, with signed, retried webhooks.',
   '',
-  '`/v1/files` and `/v1/batches` answer as OpenAI\'s (the official `openai` clients work against them); the Batch object adds `webhook`.',
-  'Every other `/v1` route is this service\'s own. Every `/v1` route needs an API key as `Authorization: Bearer <key>`, and every object belongs to the key\'s owner.',
+  `\`/v1/files\` and \`/v1/batches\` answer as OpenAI's (the official \`openai\` clients work against them); the Batch object adds ${BATCH_EXTENSIONS.map((f) => `\`${f}\``).join(', ')}.`,
+  'Every other route (also those under `/v1/batches/{id}/` that OpenAI does not have: `webhook…`, `retry_failed`) is this service\'s own. Every `/v1` route needs an API key as `Authorization: Bearer <key>`, and every object belongs to the key\'s owner.',
   '',
   'Every error is `{"error": {"message", "type", "param", "code"}}`. A known path with a method it does not serve answers 405 with an `Allow` header; an unknown path 404. Client errors carry `x-should-retry: false`.',
   'Any request under `/v1`, to a route or not, is first checked for its key (401), for query text Postgres cannot store (400) and for a JSON body over 1 MiB (413). HEAD is answered wherever GET is.',
@@ -57,7 +57,7 @@ function errorStatuses(route: ApiRoute): ErrorStatus[] {
     if (route.path.includes('{')) statuses.add(404);
     if (route.method === 'post' || route.method === 'patch') statuses.add(413);
   }
-  return [...statuses].sort();
+  return [...statuses].sort((a, b) => a - b);
 }
 
 function operation(route: ApiRoute): ZodOpenApiOperationObject {
