@@ -5,9 +5,11 @@ import {
   endpointIdOf,
   isOperationalEventType,
   TEST_EVENT_TYPE,
+  WEBHOOK_NOT_SENT,
   type DeliveryTarget,
   type EndpointPlan,
   type LifecycleEvent,
+  type OneTaskAttemptResult,
   type RecordedAttempt,
   type RecordedDeadLetter,
   type RecordedEvent,
@@ -17,7 +19,7 @@ import { endpointDeliveryWorkflowId } from '../workflows/workflow-ids.js';
 import { findBatchById } from '../db/batches.js';
 import { finishDeliveryAttempt, listAttemptsOfDelivery, startDeliveryAttempt, type FinishedDeliveryAttempt } from '../db/webhook-delivery-attempts.js';
 import { insertDeadLetterOnce, recordDeadLetterRetryOutcome } from '../db/webhook-dead-letters.js';
-import { disableWebhookEndpoint, listSubscribedEndpoints, noteEndpointAttempt, type WebhookEndpointRow } from '../db/webhook-endpoints.js';
+import { disableWebhookEndpoint, findEndpointDisabledFor, listSubscribedEndpoints, noteEndpointAttempt, type WebhookEndpointRow } from '../db/webhook-endpoints.js';
 import { findWebhookEvent, findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
@@ -28,7 +30,7 @@ export const INTERRUPTED_ATTEMPT_ERROR = 'interrupted';
 
 function attemptRecord(deliveryId: string, attempt: number, outcome: WebhookAttemptOutcome): FinishedDeliveryAttempt {
   if (outcome.kind === 'interrupted') {
-    return { deliveryId, attempt, state: 'interrupted', attemptedAt: null, durationMs: null, statusCode: null, responseBody: null, error: INTERRUPTED_ATTEMPT_ERROR, success: false };
+    return { deliveryId, attempt, state: 'interrupted', attemptedAt: null, durationMs: null, statusCode: null, responseBody: null, error: INTERRUPTED_ATTEMPT_ERROR, success: false, outcome };
   }
   return {
     deliveryId,
@@ -40,6 +42,7 @@ function attemptRecord(deliveryId: string, attempt: number, outcome: WebhookAtte
     responseBody: outcome.responseBody,
     error: outcome.kind === 'delivered' ? null : outcome.error,
     success: outcome.kind === 'delivered',
+    outcome,
   };
 }
 
@@ -61,18 +64,42 @@ export function createWebhookActivities(deps: ActivityDeps) {
   /** Disables the endpoint if it is still enabled, and tells the caller so an operational event goes out. */
   async function disableEndpoint(endpointId: string, reason: string, context: Record<string, unknown>): Promise<RecordedAttempt> {
     const disabled = await disableWebhookEndpoint(pool, endpointId, reason);
-    if (!disabled) return { disabledEndpoint: null };
-    log.warn({ ...context, endpointId, owner: disabled.owner, reason }, 'webhook endpoint disabled');
-    return { disabledEndpoint: { endpointId, owner: disabled.owner, disabledAtMs: disabled.updated_at.getTime() } };
+    if (disabled) log.warn({ ...context, endpointId, owner: disabled.owner, reason }, 'webhook endpoint disabled');
+    // A repeat of the step that disabled it (its result was lost) finds it disabled for this very reason.
+    const row = disabled ?? (await findEndpointDisabledFor(pool, endpointId, reason));
+    if (!row) return { disabledEndpoint: null };
+    return { disabledEndpoint: { endpointId, owner: row.owner, disabledAtMs: row.updated_at.getTime() } };
   }
 
-  async function prepareWebhookAttempt({ eventId, deliveryId, attempt, target }: { eventId: string; deliveryId: string; attempt: number; target?: DeliveryTarget }) {
+  async function prepareWebhookAttempt({ eventId, deliveryId, attempt, target }: { eventId: string; deliveryId: string; attempt: number; target?: DeliveryTarget }): Promise<{ alreadyStarted: boolean; outcome: WebhookAttemptOutcome | null }> {
     const event = await findWebhookEventWithTarget(pool, eventId, endpointIdOf(target));
     if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${eventId} not found`, nonRetryable: true });
     const unavailable = targetUnavailable(event, target);
     if (unavailable) throw ApplicationFailure.create({ type: 'WebhookTargetUnavailable', message: unavailable, nonRetryable: true });
     if (!event.url) throw ApplicationFailure.create({ type: 'WebhookNotConfigured', message: 'the batch has no webhook URL', nonRetryable: true });
-    await startDeliveryAttempt(pool, { eventId, deliveryId, attempt, url: event.url });
+    return startDeliveryAttempt(pool, { eventId, deliveryId, attempt, url: event.url });
+  }
+
+  /**
+   * Finishes a started attempt with what it came to; idempotent. For an
+   * endpoint it also keeps the failing streak, and disables the endpoint on
+   * a 410 Gone (Standard Webhooks: the receiver wants no more) or once every
+   * attempt failed for WEBHOOK_ENDPOINT_DISABLE_AFTER_SECONDS; its other
+   * deliveries then stop at their next attempt and keep their events.
+   * `target` is absent in deliveries started before it was passed.
+   */
+  async function recordAttemptOutcome({ deliveryId, attempt, outcome, target }: { deliveryId: string; attempt: number; outcome: WebhookAttemptOutcome; target?: DeliveryTarget }): Promise<RecordedAttempt> {
+    await finishDeliveryAttempt(pool, attemptRecord(deliveryId, attempt, outcome));
+    const endpointId = endpointIdOf(target);
+    if (endpointId === undefined || outcome.kind === 'interrupted') return { disabledEndpoint: null };
+    if (outcome.kind === 'gone') {
+      return disableEndpoint(endpointId, `410 Gone on ${new Date(outcome.attemptedAt).toISOString()}`, { deliveryId, attempt });
+    }
+    const streak = await noteEndpointAttempt(pool, endpointId, !countsAsFailure(outcome));
+    const since = streak?.failing_since;
+    if (!since || !streak.enabled || disableAfterSeconds === 0) return { disabledEndpoint: null };
+    if (Date.now() - since.getTime() < disableAfterSeconds * 1000) return { disabledEndpoint: null };
+    return disableEndpoint(endpointId, `every attempt failed since ${since.toISOString()}`, { deliveryId, attempt });
   }
 
   return {
@@ -128,36 +155,41 @@ export function createWebhookActivities(deps: ActivityDeps) {
 
     /**
      * Logs HTTP attempt `attempt` as started, before its request goes out.
-     * Idempotent, so the workflow retries it for as long as Postgres is away.
+     * Idempotent, so the workflow retries it for as long as Postgres is away;
+     * `alreadyStarted` says an earlier run logged it (and may have sent it).
      */
     prepareWebhookAttempt,
+
+    /**
+     * A whole attempt in one activity task: logs it as started, POSTs it,
+     * records the outcome. For an attempt already logged, it sends nothing
+     * and returns the recorded outcome, or `interrupted` if none was recorded.
+     * Throws `WebhookNotSent` when the POST never went out; a failure to
+     * record after the POST comes back as `recorded: false`.
+     */
+    async attemptWebhook(input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget }): Promise<OneTaskAttemptResult> {
+      let logged: Awaited<ReturnType<typeof prepareWebhookAttempt>>;
+      try {
+        logged = await prepareWebhookAttempt(input);
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
+        throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: ${(err as Error).message}` });
+      }
+      const outcome = logged.alreadyStarted ? (logged.outcome ?? { kind: 'interrupted' as const }) : await sendWebhook(deps, input);
+      try {
+        return { outcome, recorded: true, ...(await recordAttemptOutcome({ deliveryId: input.deliveryId, attempt: input.attempt, outcome, target: input.target })) };
+      } catch (err) {
+        log.warn({ deliveryId: input.deliveryId, attempt: input.attempt, err: (err as Error).message }, 'attempt made, not recorded yet');
+        return { outcome, recorded: false, disabledEndpoint: null };
+      }
+    },
 
     /** The POST alone; see sendWebhook. */
     async sendWebhook(input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget }) {
       return sendWebhook(deps, input);
     },
 
-    /**
-     * Finishes a started attempt with what it came to; idempotent. For an
-     * endpoint it also keeps the failing streak, and disables the endpoint on
-     * a 410 Gone (Standard Webhooks: the receiver wants no more) or once every
-     * attempt failed for WEBHOOK_ENDPOINT_DISABLE_AFTER_SECONDS; its other
-     * deliveries then stop at their next attempt and keep their events.
-     * `target` is absent in deliveries started before it was passed.
-     */
-    async recordWebhookAttemptOutcome({ deliveryId, attempt, outcome, target }: { deliveryId: string; attempt: number; outcome: WebhookAttemptOutcome; target?: DeliveryTarget }): Promise<RecordedAttempt> {
-      await finishDeliveryAttempt(pool, attemptRecord(deliveryId, attempt, outcome));
-      const endpointId = endpointIdOf(target);
-      if (endpointId === undefined || outcome.kind === 'interrupted') return { disabledEndpoint: null };
-      if (outcome.kind === 'gone') {
-        return disableEndpoint(endpointId, `410 Gone on ${new Date(outcome.attemptedAt).toISOString()}`, { deliveryId, attempt });
-      }
-      const streak = await noteEndpointAttempt(pool, endpointId, !countsAsFailure(outcome));
-      const since = streak?.failing_since;
-      if (!since || !streak.enabled || disableAfterSeconds === 0) return { disabledEndpoint: null };
-      if (Date.now() - since.getTime() < disableAfterSeconds * 1000) return { disabledEndpoint: null };
-      return disableEndpoint(endpointId, `every attempt failed since ${since.toISOString()}`, { deliveryId, attempt });
-    },
+    recordWebhookAttemptOutcome: recordAttemptOutcome,
 
     /**
      * Kept for deliveries started before attempts were logged by the workflow

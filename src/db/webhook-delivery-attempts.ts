@@ -1,3 +1,4 @@
+import type { WebhookAttemptOutcome } from '../workflows/contracts.js';
 import type { Pool, PoolClient } from './pool.js';
 
 type Queryable = Pool | PoolClient;
@@ -29,18 +30,26 @@ export interface DeliveryAttemptRow {
 
 /**
  * Logs an attempt as `started` before its request goes out. One row per
- * (delivery, attempt number): writing it again (a retried activity) changes nothing.
+ * (delivery, attempt number): writing it again (a retried activity) changes
+ * nothing, and says the attempt was already started, with its recorded
+ * outcome if it finished.
  */
 export async function startDeliveryAttempt(
   db: Queryable,
   a: { eventId: string; deliveryId: string; attempt: number; url: string },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO webhook_delivery_attempts (event_id, delivery_id, attempt, url, state, attempted_at, success)
-     VALUES ($1::text, $2::text, $3::int, $4::text, 'started', now(), false)
-     ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+): Promise<{ alreadyStarted: boolean; outcome: WebhookAttemptOutcome | null }> {
+  const { rows } = await db.query<{ already_started: boolean; outcome: WebhookAttemptOutcome | null }>(
+    `WITH inserted AS (
+       INSERT INTO webhook_delivery_attempts (event_id, delivery_id, attempt, url, state, attempted_at, success)
+       VALUES ($1::text, $2::text, $3::int, $4::text, 'started', now(), false)
+       ON CONFLICT (delivery_id, attempt) DO NOTHING
+       RETURNING 1)
+     SELECT NOT EXISTS (SELECT 1 FROM inserted) AS already_started,
+            (SELECT outcome FROM webhook_delivery_attempts WHERE delivery_id = $2::text AND attempt = $3::int) AS outcome`,
     [a.eventId, a.deliveryId, a.attempt, a.url],
   );
+  const row = rows[0]!;
+  return { alreadyStarted: row.already_started, outcome: row.already_started ? row.outcome : null };
 }
 
 export interface FinishedDeliveryAttempt {
@@ -54,6 +63,8 @@ export interface FinishedDeliveryAttempt {
   responseBody: string | null;
   error: string | null;
   success: boolean;
+  /** The outcome as the workflow saw it, so a repeat of the attempt's steps can read it back. */
+  outcome: WebhookAttemptOutcome;
 }
 
 /** Finishes a started attempt; a repeat (a retried activity) changes nothing. */
@@ -61,9 +72,10 @@ export async function finishDeliveryAttempt(db: Queryable, a: FinishedDeliveryAt
   await db.query(
     `UPDATE webhook_delivery_attempts
         SET state = $3::text, attempted_at = COALESCE($4::timestamptz, attempted_at), finished_at = now(),
-            duration_ms = $5::int, status_code = $6::int, response_body = $7::text, error = $8::text, success = $9::bool
+            duration_ms = $5::int, status_code = $6::int, response_body = $7::text, error = $8::text, success = $9::bool,
+            outcome = $10::jsonb
       WHERE delivery_id = $1::text AND attempt = $2::int AND state = 'started'`,
-    [a.deliveryId, a.attempt, a.state, a.attemptedAt, a.durationMs, a.statusCode, a.responseBody, a.error, a.success],
+    [a.deliveryId, a.attempt, a.state, a.attemptedAt, a.durationMs, a.statusCode, a.responseBody, a.error, a.success, JSON.stringify(a.outcome)],
   );
 }
 

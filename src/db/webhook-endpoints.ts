@@ -170,6 +170,15 @@ export async function disableWebhookEndpoint(db: Queryable, id: string, reason: 
   return rows[0];
 }
 
+/** The endpoint if it is disabled for exactly `reason`: what a repeated disabling step finds. */
+export async function findEndpointDisabledFor(db: Queryable, id: string, reason: string): Promise<WebhookEndpointRow | undefined> {
+  const { rows } = await db.query<WebhookEndpointRow>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1::text AND NOT enabled AND disabled_reason = $2::text`,
+    [id, reason],
+  );
+  return rows[0];
+}
+
 /**
  * The owner's endpoints that subscribe to `event`, enabled or not, oldest
  * first: the enabled ones are the fan-out of one event, the disabled ones keep it.

@@ -2,7 +2,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { createActivities } from '../activities/index.js';
 import type { WebhookAttemptLabel, WebhookTargetLabel, WorkerMetrics } from '../metrics/worker-metrics.js';
-import { WEBHOOK_NOT_SENT, type DeliveryTarget, type WebhookSendOutcome } from '../workflows/contracts.js';
+import { WEBHOOK_NOT_SENT, type DeliveryTarget, type OneTaskAttemptResult, type WebhookSendOutcome } from '../workflows/contracts.js';
 
 type ActivityName = keyof ReturnType<typeof createActivities>;
 
@@ -26,6 +26,14 @@ function observers(metrics: WorkerMetrics): Partial<Record<ActivityName, { ok(in
       ok(input, result) {
         const outcome = result as WebhookSendOutcome;
         metrics.webhookAttempt({ outcome: outcome.kind, target: targetOf(input), seconds: outcome.durationMs / 1000 });
+      },
+      failed: (input, err) => metrics.webhookAttempt({ outcome: thrownAttempt(err), target: targetOf(input) }),
+    },
+    // A whole attempt in one task: its outcome as sent (or read back, for an attempt already made); thrown only before the POST or mid-request.
+    attemptWebhook: {
+      ok(input, result) {
+        const { outcome } = result as OneTaskAttemptResult;
+        metrics.webhookAttempt({ outcome: outcome.kind, target: targetOf(input), ...('durationMs' in outcome ? { seconds: outcome.durationMs / 1000 } : {}) });
       },
       failed: (input, err) => metrics.webhookAttempt({ outcome: thrownAttempt(err), target: targetOf(input) }),
     },

@@ -244,6 +244,12 @@ export type WebhookAttemptOutcome = WebhookSendOutcome | { kind: 'interrupted' }
 /** Failure type thrown before the request goes out (Postgres unreachable): not an attempt; safe to send again. */
 export const WEBHOOK_NOT_SENT = 'WebhookNotSent';
 
+/** Failure types that end a delivery before its attempts run out: its event or its target is gone. */
+export const WEBHOOK_CANNOT_CONTINUE = ['WebhookEventNotFound', 'WebhookTargetUnavailable', 'WebhookNotConfigured'] as const;
+
+/** What one attempt in one task (log, POST, record) came to; `recorded: false` when Postgres failed after the POST. */
+export type OneTaskAttemptResult = { outcome: WebhookAttemptOutcome; recorded: boolean } & RecordedAttempt;
+
 // ── Dead-letter bulk retry workflow ─────────────────────────────────────────
 
 export interface DeadLetterBulkRetryInput {

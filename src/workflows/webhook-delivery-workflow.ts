@@ -1,10 +1,12 @@
-import { ActivityFailure, ApplicationFailure, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TemporalFailure, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import {
+  WEBHOOK_CANNOT_CONTINUE,
   WEBHOOK_NOT_SENT,
   type WebhookAttemptOutcome,
   type WebhookDeliveryInput,
   type WebhookDeliveryResult,
+  type RecordedAttempt,
   type WebhookRetrySettings,
 } from './contracts.js';
 import { startOperationalEvent } from './operational-event-workflow.js';
@@ -15,6 +17,8 @@ type Activities = ReturnType<typeof createActivities>;
 const ATTEMPT_LOOP_PATCH = 'webhook-attempts-counted-by-workflow';
 // Before this patch a disabled endpoint or a dead-lettered event told nobody.
 const OPERATIONAL_EVENTS_PATCH = 'webhook-operational-events';
+// Before this patch the steps of an attempt were three activity tasks; see attemptInOneTask.
+const ONE_TASK_ATTEMPT_PATCH = 'webhook-attempt-one-activity';
 // Headroom so the HTTP timeout (exactly `timeoutSeconds`) fires before Temporal gives up on the POST.
 const START_TO_CLOSE_MARGIN_SECONDS = 5;
 // Pause between tries while Postgres is unreachable before a request goes out; no attempt is spent.
@@ -22,6 +26,20 @@ const NOT_SENT_MAX_PAUSE_SECONDS = 60;
 
 // Bookkeeping is retried for as long as Postgres is away: an outage pauses delivery and costs no attempt.
 const bookkeeping = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
+// Besides the POST, attemptWebhook logs the attempt before and records it after.
+const ATTEMPT_BOOKKEEPING_SECONDS = 15;
+
+/** An attempt's outcome, and the endpoint that recording it disabled, if any. */
+type RecordedOutcome = { outcome: WebhookAttemptOutcome; disabled: RecordedAttempt['disabledEndpoint'] };
+
+/**
+ * What a failed step failed with: an activity's failure comes wrapped in an
+ * ActivityFailure. Anything else is a bug in the workflow, rethrown.
+ */
+function stepFailure(err: unknown): TemporalFailure {
+  if (err instanceof ActivityFailure) return err.cause instanceof TemporalFailure ? err.cause : err;
+  throw err;
+}
 
 /**
  * Seconds to wait after failed attempt `attempt`. On a schedule: the scheduled
@@ -56,24 +74,59 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   const ids = { eventId: input.eventId, deliveryId };
   // Which URL and secret each attempt reads; absent for deliveries started before endpoints existed.
   const target = input.target;
-  const { sendWebhook } = proxyActivities<Activities>({
-    startToCloseTimeout: `${input.timeoutSeconds + START_TO_CLOSE_MARGIN_SECONDS}s`,
-    // Never resent by Temporal: a POST that may have gone out is an attempt, and the workflow decides.
-    retry: { maximumAttempts: 1 },
+  const oneTaskAttempts = patched(ONE_TASK_ATTEMPT_PATCH);
+  // Never resent by Temporal: a POST that may have gone out is an attempt, and the workflow decides.
+  const sendOnce = { retry: { maximumAttempts: 1 } };
+  const { sendWebhook } = proxyActivities<Activities>({ ...sendOnce, startToCloseTimeout: `${input.timeoutSeconds + START_TO_CLOSE_MARGIN_SECONDS}s` });
+  const { attemptWebhook } = proxyActivities<Activities>({
+    ...sendOnce,
+    startToCloseTimeout: `${input.timeoutSeconds + START_TO_CLOSE_MARGIN_SECONDS + ATTEMPT_BOOKKEEPING_SECONDS}s`,
   });
 
-  /** One HTTP attempt, logged before and after; `interrupted` when its worker stopped mid-request. */
-  async function attempt(n: number): Promise<WebhookAttemptOutcome> {
+  /** One HTTP attempt as three activities, logged before and after; `interrupted` when its worker stopped mid-request. */
+  async function attempt(n: number): Promise<RecordedOutcome> {
     for (let pause = 1; ; pause = Math.min(pause * 2, NOT_SENT_MAX_PAUSE_SECONDS)) {
       await bookkeeping.prepareWebhookAttempt({ ...ids, attempt: n, target });
+      let outcome: WebhookAttemptOutcome | undefined;
       try {
-        return await sendWebhook({ ...ids, attempt: n, timeoutSeconds: input.timeoutSeconds, target });
+        outcome = await sendWebhook({ ...ids, attempt: n, timeoutSeconds: input.timeoutSeconds, target });
       } catch (err) {
-        if (!(err instanceof ActivityFailure)) throw err;
-        if (!(err.cause instanceof ApplicationFailure && err.cause.type === WEBHOOK_NOT_SENT)) return { kind: 'interrupted' };
+        const cause = stepFailure(err);
+        if (!(cause instanceof ApplicationFailure && cause.type === WEBHOOK_NOT_SENT)) outcome = { kind: 'interrupted' };
+      }
+      if (outcome) return record(n, outcome);
+      await sleep(`${pause}s`);
+    }
+  }
+
+  /**
+   * One HTTP attempt as one activity task (attemptWebhook: log, POST,
+   * record) instead of three: an event delivered at once costs one activity
+   * and two workflow tasks. A worker that dies mid-attempt fails the task
+   * (never retried), and the attempt is recorded as interrupted. If the
+   * attempt was somehow logged already, attemptWebhook sends nothing and
+   * returns its recorded outcome, or `interrupted`: never a second POST.
+   */
+  async function attemptInOneTask(n: number): Promise<RecordedOutcome> {
+    for (let pause = 1; ; pause = Math.min(pause * 2, NOT_SENT_MAX_PAUSE_SECONDS)) {
+      try {
+        const done = await attemptWebhook({ ...ids, attempt: n, timeoutSeconds: input.timeoutSeconds, target });
+        // Postgres failed after the POST: record it the durable way, retried until it is back.
+        return done.recorded ? { outcome: done.outcome, disabled: done.disabledEndpoint } : record(n, done.outcome);
+      } catch (err) {
+        const cause = stepFailure(err);
+        // The event or its target is gone for good: the caller ends the delivery.
+        if (cause instanceof ApplicationFailure && (WEBHOOK_CANNOT_CONTINUE as readonly (string | undefined)[]).includes(cause.type ?? undefined)) throw err;
+        if (!(cause instanceof ApplicationFailure && cause.type === WEBHOOK_NOT_SENT)) return record(n, { kind: 'interrupted' });
       }
       await sleep(`${pause}s`);
     }
+  }
+
+  async function record(n: number, outcome: WebhookAttemptOutcome): Promise<RecordedOutcome> {
+    const recorded = await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome, target });
+    // Optional chaining: attempts recorded before this returned anything replay as undefined.
+    return { outcome, disabled: recorded?.disabledEndpoint ?? null };
   }
 
   // Why the delivery stopped before its attempts ran out (say, its endpoint was disabled); kept on the dead-letter entry.
@@ -81,17 +134,14 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   for (let n = 1; n <= input.maxAttempts; n++) {
     setCurrentDetails(`attempt ${n} of ${input.maxAttempts}`);
     let outcome: WebhookAttemptOutcome;
+    let disabled: RecordedOutcome['disabled'];
     try {
-      outcome = await attempt(n);
+      ({ outcome, disabled } = await (oneTaskAttempts ? attemptInOneTask(n) : attempt(n)));
     } catch (err) {
       // Only a permanent failure (the event or its target is gone) ends up here; anything else is a bug to surface.
-      if (!(err instanceof ActivityFailure)) throw err;
-      stoppedBecause = err.cause?.message;
+      stoppedBecause = stepFailure(err).message;
       break;
     }
-    const recorded = await bookkeeping.recordWebhookAttemptOutcome({ deliveryId, attempt: n, outcome, target });
-    // Optional chaining: attempts recorded before this returned anything replay as undefined.
-    const disabled = recorded?.disabledEndpoint;
     if (disabled && patched(OPERATIONAL_EVENTS_PATCH)) {
       const subject = { type: 'webhook_endpoint.disabled' as const, endpointId: disabled.endpointId, changedAtMs: disabled.disabledAtMs };
       await startOperationalEvent({ owner: disabled.owner, subject, retry: input.retry });

@@ -177,6 +177,20 @@ describe('record workflow histories', () => {
     }
   });
 
+  it('delivery whose attempts each take one activity task', async () => {
+    let hits = 0;
+    const receiver = await startWebhookReceiver(() => ({ status: ++hits === 1 ? 503 : 204 }));
+    try {
+      const { handle } = await createBatch(chatLines(1), { webhook: { url: receiver.url, max_retries: 3 } });
+      expect(await handle.result()).toBe('completed');
+      const delivery = h.env.client.workflow.getHandle(`${handle.workflowId}/webhook/completed-1`);
+      expect(await delivery.result()).toMatchObject({ status: 'delivered', attempts: 2 });
+      await save('delivery-attempts-in-one-task', 'A batch.completed delivery whose attempts are one attemptWebhook activity each (patch webhook-attempt-one-activity): 503, then delivered after the scheduled wait.', delivery);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('batch cancelled mid-run', async () => {
     const { id, handle } = await createBatch(chatLines(6, (i) => (i >= 2 ? NEVER_ANSWERS : {})));
     await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');

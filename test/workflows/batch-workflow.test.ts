@@ -57,7 +57,7 @@ function batchActivities(plan: BatchPlan | null, total: number, overrides: Parti
     // The owner has no registered endpoints: events go to the batch's webhook alone.
     recordLifecycleEvent: async ({ event, seq, batchWebhook }) => (batchWebhook ? { eventId: `evt_${event}_${seq}`, endpoints: [] } : null),
     // Lifecycle events are delivered by child workflows on the same worker; the receiver takes them.
-    prepareWebhookAttempt: async () => undefined,
+    prepareWebhookAttempt: async () => ({ alreadyStarted: false, outcome: null }),
     sendWebhook: async () => ({ kind: 'delivered', statusCode: 200, responseBody: 'ok', attemptedAt: Date.now(), durationMs: 1 }),
     recordWebhookAttemptOutcome: async () => ({ disabledEndpoint: null }),
     ...overrides,

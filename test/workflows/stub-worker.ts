@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../src/activities/index.js';
+import { WEBHOOK_NOT_SENT } from '../../src/workflows/contracts.js';
 import { bundleWorkflows } from '../../src/worker/bundle-workflows.js';
 
 /** Stubbed activities fail on purpose in these tests; only SDK errors are worth printing. */
@@ -22,6 +23,8 @@ export interface ActivityCall<K extends ActivityName = ActivityName> {
   input: ActivityInput<K>;
   attempt: number;
   atMs: number;
+  /** The activity it ran in: its own name, or attemptWebhook for the steps that one runs. */
+  within: string;
 }
 
 /** Every call the stubs received, in order. */
@@ -55,6 +58,7 @@ const ACTIVITY_NAMES = {
   prepareWebhookAttempt: true,
   sendWebhook: true,
   recordWebhookAttemptOutcome: true,
+  attemptWebhook: true,
   deliverWebhook: true,
   recordDeadLetter: true,
   recordDeadLetterRetrySuccess: true,
@@ -73,8 +77,8 @@ const ACTIVITY_NAMES = {
 export function stubActivities(stubs: Partial<Activities>): { activities: Activities; log: ActivityLog } {
   const log = new ActivityLog();
   const record = (name: ActivityName, fn: (input: never) => unknown) => (input: never) => {
-    const { attempt, currentAttemptScheduledTimestampMs } = Context.current().info;
-    log.calls.push({ name, input, attempt, atMs: currentAttemptScheduledTimestampMs } as ActivityCall);
+    const { attempt, currentAttemptScheduledTimestampMs, activityType } = Context.current().info;
+    log.calls.push({ name, input, attempt, atMs: currentAttemptScheduledTimestampMs, within: activityType } as ActivityCall);
     return fn(input);
   };
   const unexpected = (name: string) => async () => {
@@ -83,6 +87,8 @@ export function stubActivities(stubs: Partial<Activities>): { activities: Activi
   const activities = Object.fromEntries(
     (Object.keys(ACTIVITY_NAMES) as ActivityName[]).map((name) => [name, record(name, (stubs[name] ?? unexpected(name)) as (input: never) => unknown)]),
   ) as unknown as Activities;
+  // Unless stubbed, the one-task attempt runs the stubbed steps (each logged) as the real one does.
+  if (!stubs.attemptWebhook) activities.attemptWebhook = (input) => attemptFromSteps(activities, input);
   return { activities, log };
 }
 
@@ -127,5 +133,23 @@ export async function untilCancelled(): Promise<never> {
     return await ctx.cancelled;
   } finally {
     clearInterval(beat);
+  }
+}
+
+/** attemptWebhook made of the three step stubs, with the real activity's rules (src/activities/webhook-activities.ts). */
+async function attemptFromSteps(steps: Activities, input: ActivityInput<'attemptWebhook'>): ReturnType<Activities['attemptWebhook']> {
+  let logged: Awaited<ReturnType<Activities['prepareWebhookAttempt']>>;
+  try {
+    const { timeoutSeconds: _timeout, ...step } = input;
+    logged = await steps.prepareWebhookAttempt(step);
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
+    throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: ${(err as Error).message}` });
+  }
+  const outcome = logged.alreadyStarted ? (logged.outcome ?? { kind: 'interrupted' as const }) : await steps.sendWebhook(input);
+  try {
+    return { outcome, recorded: true, ...(await steps.recordWebhookAttemptOutcome({ deliveryId: input.deliveryId, attempt: input.attempt, outcome, target: input.target })) };
+  } catch {
+    return { outcome, recorded: false, disabledEndpoint: null };
   }
 }

@@ -55,7 +55,7 @@ const failed = (statusCode: number, retryAfterSeconds?: number): WebhookSendOutc
 function deliveryActivities(answers: (() => WebhookSendOutcome)[], overrides: Partial<Activities> = {}) {
   let sends = 0;
   return stubActivities({
-    prepareWebhookAttempt: async () => undefined,
+    prepareWebhookAttempt: async () => ({ alreadyStarted: false, outcome: null }),
     sendWebhook: async () => {
       const answer = answers[sends++];
       if (!answer) throw new Error(`no answer for send ${sends}`);
@@ -174,6 +174,29 @@ describe('webhook delivery workflow', () => {
     ]);
   });
 
+  it('never sends an attempt twice: one an earlier run already logged (its worker died mid-request) counts as interrupted', async () => {
+    const input = inputOf({ maxAttempts: 2 });
+    const { activities, log } = deliveryActivities([() => delivered()], {
+      prepareWebhookAttempt: async ({ attempt }) => ({ alreadyStarted: attempt === 1, outcome: null }),
+    });
+    expect((await deliver(activities, input)).result).toEqual({ status: 'delivered', attempts: 2, statusCode: 200 });
+    expect(log.inputsOf('sendWebhook').map((i) => i.attempt)).toEqual([2]);
+    expect(log.inputsOf('recordWebhookAttemptOutcome').map((i) => [i.attempt, i.outcome.kind])).toEqual([
+      [1, 'interrupted'],
+      [2, 'delivered'],
+    ]);
+  });
+
+  it('never sends an attempt twice: one an earlier run finished (its result was lost) goes on from the recorded outcome', async () => {
+    const input = inputOf({ maxAttempts: 2 });
+    const { activities, log } = deliveryActivities([], {
+      prepareWebhookAttempt: async () => ({ alreadyStarted: true, outcome: delivered(202) }),
+    });
+    expect((await deliver(activities, input)).result).toEqual({ status: 'delivered', attempts: 1, statusCode: 202 });
+    expect(log.of('sendWebhook')).toEqual([]);
+    expect(log.inputsOf('recordWebhookAttemptOutcome').map((i) => [i.attempt, i.outcome.kind])).toEqual([[1, 'delivered']]);
+  });
+
   it('dead-letters the event when the attempts run out', async () => {
     const input = inputOf({ maxAttempts: 3 });
     const { activities, log } = deliveryActivities([() => failed(500), () => failed(500), () => failed(500)]);
@@ -226,7 +249,13 @@ describe('webhook delivery workflow', () => {
       });
       expect((await deliver(activities, input)).result).toEqual({ status: 'delivered', attempts: 1, statusCode: 200 });
       expect(log.of('sendWebhook')).toHaveLength(1);
-      expect(log.of('recordWebhookAttemptOutcome').map((call) => call.attempt)).toEqual([1, 2, 3, 4]);
+      // The first recording is part of the attempt's task; the rest are the recording activity's retries.
+    expect(log.of('recordWebhookAttemptOutcome').map((call) => [call.within, call.attempt])).toEqual([
+      ['attemptWebhook', 1],
+      ['recordWebhookAttemptOutcome', 1],
+      ['recordWebhookAttemptOutcome', 2],
+      ['recordWebhookAttemptOutcome', 3],
+    ]);
       expect(log.of('recordDeadLetter')).toEqual([]);
     });
 
