@@ -40,6 +40,19 @@ export interface RunningTemporalDevServer {
 
 const KILL_AFTER_MS = 5_000;
 
+/**
+ * A dev server serves one machine. SQLite in WAL mode with NORMAL syncing: a
+ * crashed server loses nothing, a power cut may lose its last transactions.
+ * One task-queue partition: a task never waits to be forwarded between
+ * partitions to reach the one a worker polls.
+ */
+const DEV_SERVER_TUNING = [
+  '--sqlite-pragma', 'journal_mode=wal',
+  '--sqlite-pragma', 'synchronous=normal',
+  '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+];
+
 /** Spawns `temporal server start-dev` and resolves once its frontend serves the namespace. */
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<RunningTemporalDevServer> {
   const ip = opts.ip ?? '127.0.0.1';
@@ -64,6 +77,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     '--namespace', namespace,
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
     ...Object.entries(opts.searchAttributes ?? {}).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...DEV_SERVER_TUNING,
   ];
   const out = openSync(logFile, 'a');
   const child = (() => {
