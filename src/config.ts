@@ -90,6 +90,57 @@ const httpUrl = z
   .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
   .transform((u) => u.replace(/\/+$/, ''));
 
+/** One `UPSTREAM_ROUTES` entry; unset tuning falls back to the `UPSTREAM_*` value of the same name. */
+const UpstreamRouteSchema = z
+  .object({
+    base_url: httpUrl,
+    api_key: z.string().min(1).optional(),
+    concurrency: z.number().int().min(1).max(1024).optional(),
+    timeout_ms: z.number().int().min(100).max(3_600_000).optional(),
+    max_retries: z.number().int().min(0).max(20).optional(),
+    retry_base_ms: z.number().int().min(1).max(60_000).optional(),
+    retry_max_ms: z.number().int().min(1).max(600_000).optional(),
+  })
+  .strict();
+
+/** A model name or a glob (`*` any run of characters, `?` one character). */
+const ROUTE_PATTERN = /^[A-Za-z0-9_.:/@*?+-]{1,256}$/;
+
+/**
+ * `UPSTREAM_ROUTES`: a JSON object from model name or glob to route. Errors
+ * name the route and the field, never a value (a value may be a key).
+ */
+const upstreamRoutes = z.string().transform((raw, ctx) => {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON object such as {"llama-3*": {"base_url": "http://vllm:8000"}}' });
+    return z.NEVER;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || Object.keys(json).length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected a non-empty JSON object from model name or glob to {"base_url": …}' });
+    return z.NEVER;
+  }
+  const routes: { pattern: string; route: z.output<typeof UpstreamRouteSchema> }[] = [];
+  for (const [pattern, value] of Object.entries(json)) {
+    if (!ROUTE_PATTERN.test(pattern)) {
+      ctx.addIssue({ code: 'custom', message: `route ${JSON.stringify(pattern.slice(0, 80))}: a model name or glob is 1 to 256 of A-Z a-z 0-9 _ . : / @ + - * ?` });
+      return z.NEVER;
+    }
+    const parsed = UpstreamRouteSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+      const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+      ctx.addIssue({ code: 'custom', message: `route ${JSON.stringify(pattern)}: ${field}${message}` });
+      return z.NEVER;
+    }
+    routes.push({ pattern, route: parsed.data });
+  }
+  return routes;
+});
+
 const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   HOST: z.string().default('0.0.0.0'),
@@ -121,6 +172,8 @@ const EnvSchema = z.object({
   TEMPORAL_API_KEY: z.string().optional(),
 
   UPSTREAM_BASE_URL: httpUrl.optional(),
+  // Per-model upstreams (JSON); a model no route matches goes to UPSTREAM_BASE_URL, or has no upstream.
+  UPSTREAM_ROUTES: upstreamRoutes.optional(),
   UPSTREAM_API_KEY: z.string().optional(),
   UPSTREAM_CONCURRENCY: int(1, 1024).default(32),
   UPSTREAM_TIMEOUT_MS: int(100, 3_600_000).default(600_000),
@@ -228,6 +281,17 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     retryMaxMs: e.UPSTREAM_RETRY_MAX_MS,
     /** The batch endpoints it serves: the only ones `POST /v1/batches` accepts. */
     endpoints: e.UPSTREAM_ENDPOINTS,
+    /** Per-model routes in the order written, each with its own pool, concurrency and retries. */
+    routes: (e.UPSTREAM_ROUTES ?? []).map(({ pattern, route }) => ({
+      pattern,
+      baseUrl: route.base_url,
+      apiKey: route.api_key ?? undefined,
+      concurrency: route.concurrency ?? e.UPSTREAM_CONCURRENCY,
+      timeoutMs: route.timeout_ms ?? e.UPSTREAM_TIMEOUT_MS,
+      maxRetries: route.max_retries ?? e.UPSTREAM_MAX_RETRIES,
+      retryBaseMs: route.retry_base_ms ?? e.UPSTREAM_RETRY_BASE_MS,
+      retryMaxMs: route.retry_max_ms ?? e.UPSTREAM_RETRY_MAX_MS,
+    })),
   },
   echo: { port: e.ECHO_PORT, latencyMs: e.ECHO_LATENCY_MS, failureRate: e.ECHO_FAILURE_RATE },
   batch: {
@@ -297,11 +361,8 @@ type Required<T, K extends keyof T> = T & { [P in K]-?: NonNullable<T[P]> };
 
 /** What the API process needs beyond the defaults: where Postgres and Temporal are, and keys. */
 export type ApiConfig = Required<Config, 'databaseUrl'> & { temporal: Required<Config['temporal'], 'address'> };
-/** What a worker process needs beyond the defaults: Postgres, Temporal and the upstream. */
-export type WorkerConfig = Required<Config, 'databaseUrl'> & {
-  temporal: Required<Config['temporal'], 'address'>;
-  upstream: Required<Config['upstream'], 'baseUrl'>;
-};
+/** What a worker process needs beyond the defaults: Postgres, Temporal and an upstream (a default or routes). */
+export type WorkerConfig = Required<Config, 'databaseUrl'> & { temporal: Required<Config['temporal'], 'address'> };
 
 function exitMissing(role: string, missing: string[]): never {
   process.stderr.write(`invalid configuration: ${missing[0]}: required by the ${role} (npm start runs an embedded stack instead)\n`);
@@ -324,7 +385,7 @@ export function requireWorkerConfig(config: Config): WorkerConfig {
   const missing = [
     ...(config.databaseUrl ? [] : ['DATABASE_URL']),
     ...(config.temporal.address ? [] : ['TEMPORAL_ADDRESS']),
-    ...(config.upstream.baseUrl ? [] : ['UPSTREAM_BASE_URL']),
+    ...(config.upstream.baseUrl || config.upstream.routes.length > 0 ? [] : ['UPSTREAM_BASE_URL']),
   ];
   if (missing.length > 0) exitMissing('worker', missing);
   return config as WorkerConfig;

@@ -1,12 +1,13 @@
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { usageOfResponse } from '../batches/request-usage.js';
 import { findPendingInRange, saveFinishedRequests, type FinishedRequest } from '../db/batch-requests.js';
-import { addRequestCounts } from '../db/batches.js';
+import { addRequestCounts, findBatchById } from '../db/batches.js';
 import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import { inTransaction } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import type { UpstreamResult } from '../upstream/upstream-client.js';
+import { asUpstreamRouter } from '../upstream/upstream-router.js';
 import type { ActivityDeps } from './activity-deps.js';
 
 const FLUSH_EVERY_RESULTS = 200;
@@ -48,6 +49,13 @@ export async function processRequestRange(
   { batchId, endpoint, fromLine, toLine }: { batchId: string; endpoint: string; fromLine: number; toLine: number },
 ): Promise<{ saved: number }> {
   const ctx = Context.current();
+  const batch = await findBatchById(pool, batchId);
+  if (!batch) throw new Error(`batch ${batchId} not found`);
+  // Validation refused unrouted models; a route can still vanish if the worker restarted with other routes.
+  const route = asUpstreamRouter(upstream).route(batch.model);
+  if (!route) {
+    throw ApplicationFailure.create({ type: 'NoUpstreamRoute', message: `no upstream route serves model ${JSON.stringify(batch.model)}`, nonRetryable: true });
+  }
   const pending = await findPendingInRange(pool, batchId, fromLine, toLine);
 
   let buffer: FinishedRequest[] = [];
@@ -104,7 +112,7 @@ export async function processRequestRange(
       pending.map(async (request) => {
         let result: UpstreamResult;
         try {
-          result = await upstream.send({ path: endpoint, body: request.body, signal: stop.signal });
+          result = await route.client.send({ path: endpoint, body: request.body, signal: stop.signal });
         } catch (err) {
           // Left pending: the batch is being cancelled or expired, or this attempt is failing and will be retried.
           if (!stop.signal.aborted) {

@@ -4,6 +4,7 @@ import { findBatchById, isPostgresDataError, markFailed, markInProgress } from '
 import type { BatchErrorItem } from '../workflows/contracts.js';
 import { findFile, readFileChunks } from '../db/files.js';
 import { inTransaction, type PoolClient } from '../db/pool.js';
+import { asUpstreamRouter } from '../upstream/upstream-router.js';
 import type { ActivityDeps } from './activity-deps.js';
 
 const INSERT_BATCH_ROWS = 1000;
@@ -44,6 +45,16 @@ function modelMismatch(fileLine: number, name: string | null, first: { name: str
   };
 }
 
+/** The batch's model has no upstream: refused before anything is sent. */
+function modelNotRouted(fileLine: number, name: string | null): BatchErrorItem {
+  return {
+    code: 'model_not_found',
+    message: `Line ${fileLine}: ${modelName(name)} is not served here: no upstream route matches it.`,
+    param: 'body.model',
+    line: fileLine,
+  };
+}
+
 /**
  * Streams the input file, validates every line and stores the requests, all
  * in one transaction: either every request is stored and the batch is
@@ -51,7 +62,7 @@ function modelMismatch(fileLine: number, name: string | null, first: { name: str
  * Running it again redoes the same work, so retries are safe.
  */
 export async function validateBatchInput(
-  { pool, log }: ActivityDeps,
+  { pool, log, upstream }: ActivityDeps,
   { batchId }: { batchId: string },
 ): Promise<{ ok: true; total: number } | { ok: false }> {
   const batch = await findBatchById(pool, batchId);
@@ -92,7 +103,10 @@ export async function validateBatchInput(
           continue;
         }
         seen.add(parsed.customId);
-        model ??= { name: parsed.model, fileLine };
+        if (model === undefined) {
+          model = { name: parsed.model, fileLine };
+          if (!asUpstreamRouter(upstream).route(parsed.model)) errors.push(modelNotRouted(fileLine, parsed.model));
+        }
         if (parsed.model !== model.name) {
           if (errors.length < MAX_REPORTED_ERRORS) errors.push(modelMismatch(fileLine, parsed.model, model));
           continue;

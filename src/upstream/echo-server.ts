@@ -35,8 +35,11 @@ export interface EchoServer {
   stop(): Promise<void>;
   setLatency(ms: number): void;
   setFailureRate(rate: number): void;
-  /** `failures` counts every answer with an error status, injected or not. */
-  stats(): { requests: number; failures: number };
+  /**
+   * `failures` counts every answer with an error status, injected or not;
+   * `maxInFlight` is the most requests it held unanswered at once.
+   */
+  stats(): { requests: number; failures: number; maxInFlight: number };
 }
 
 /** Starts the echo server; resolves once it listens. */
@@ -46,6 +49,8 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   let failureRate = options.failureRate ?? 0;
   let requests = 0;
   let failures = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   let sequence = 0;
   /** Times each `echo_fail_first` body has been seen, keyed by a hash of the body. */
   const seen = new Map<string, number>();
@@ -117,6 +122,9 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
 
   const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
     requests++;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.once('close', () => inFlight--);
     let raw = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (raw += chunk));
@@ -139,7 +147,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     setLatency: (ms) => void (latencyMs = ms),
     setFailureRate: (rate) => void (failureRate = rate),
-    stats: () => ({ requests, failures }),
+    stats: () => ({ requests, failures, maxInFlight }),
     stop: () =>
       new Promise<void>((resolve, reject) => {
         for (const timer of timers) clearTimeout(timer);

@@ -6,7 +6,7 @@ import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Logger } from '../shared/logger.js';
 import { retryUntilDone } from '../shared/retry-until-done.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
-import { createUpstreamClient } from '../upstream/upstream-client.js';
+import { createUpstreamRouter } from '../upstream/upstream-router.js';
 import { createWebhookDispatcher } from '../webhooks/url-guard.js';
 import { createBatchWorker } from './create-worker.js';
 import { ensureRetentionScheduleAtStartUp } from './ensure-retention-schedule.js';
@@ -21,7 +21,7 @@ type WorkerRuntimeConfig = Config & { temporal: Config['temporal'] & { address: 
  * crash: Temporal unreachable, the namespace missing (created by an operator),
  * the search attributes not yet accepted. `stop()` during that wait ends it.
  */
-export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log: Logger, upstreamBaseUrl: string, metrics?: WorkerMetrics) {
+export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log: Logger, upstreamBaseUrl: string | undefined, metrics?: WorkerMetrics) {
   const stopping = new AbortController();
   let shutdown: (() => void) | undefined;
 
@@ -33,7 +33,8 @@ export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log:
     });
     try {
       await waitForNamespace(connection, config.temporal.namespace, log, signal);
-      const upstream = createUpstreamClient({ ...config.upstream, baseUrl: upstreamBaseUrl, logger: log, observer: metrics?.upstream });
+      // One client per route (UPSTREAM_ROUTES) plus the default: each its own pool, concurrency and retries.
+      const upstream = createUpstreamRouter(config.upstream, upstreamBaseUrl, { logger: log, observer: metrics?.upstream });
       const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });
       try {
         const worker = await createBatchWorker({

@@ -6,7 +6,7 @@ import { parseConfig, type Config } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { startEchoServer, type EchoServer } from '../../src/upstream/echo-server.js';
-import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/upstream-client.js';
+import { createUpstreamRouter } from '../../src/upstream/upstream-router.js';
 import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
 import { createBatchWorker } from '../../src/worker/create-worker.js';
 import { ensureSearchAttributes } from '../../src/worker/ensure-search-attributes.js';
@@ -47,6 +47,8 @@ export async function startHarness(
     server?: 'time-skipping' | 'dev-server';
     /** The worker's own Postgres URL (e.g. through a proxy a test can cut); the API and `pool` keep the shared one. */
     workerDatabaseUrl?: string;
+    /** No default upstream: only `UPSTREAM_ROUTES` serve models. */
+    noDefaultUpstream?: boolean;
   } = {},
 ): Promise<Harness> {
   // Owners are unique per harness so test files sharing one database never see each other's data.
@@ -69,7 +71,8 @@ export async function startHarness(
   // The dev server has visibility (list by search attribute) but real time; the test server skips time.
   const testEnv = opts.server === 'dev-server' ? await createLocalEnv() : await createTestEnv();
   await ensureSearchAttributes(testEnv.nativeConnection, 'default');
-  const upstream: UpstreamClient = createUpstreamClient({ ...config.upstream, baseUrl: echo.url });
+  // The echo is the default upstream; `UPSTREAM_ROUTES` in `env` add routes beside it.
+  const upstream = createUpstreamRouter(config.upstream, opts.noDefaultUpstream ? undefined : echo.url);
   const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });
   const app = createApp({ pool, temporal: testEnv.client, config, log });
 
