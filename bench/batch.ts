@@ -28,7 +28,7 @@ import { readBatchPhases } from './support/batch-phases.js';
 import { runBench, say, withTimeout } from './support/cleanup.js';
 import { startEchoProcess } from './support/echo-process.js';
 import { cpuMsPer, describeCpuMs, pidsWithCommandLine, postgresPids, processTreePids, startCpuMeter, type CpuUsage, type PidGroups } from './support/cpu-meter.js';
-import { startBenchInfra } from './support/infra.js';
+import { benchTemporalKind, startBenchInfra } from './support/infra.js';
 import { machine, nowMs, publishReport, round, runInLanes } from './support/measure.js';
 import { historyPerRun } from './support/workflow-history.js';
 import type { NodeProcess } from './support/node-process.js';
@@ -175,7 +175,7 @@ function buildReport(
     size: N >= 10_000 && large !== null ? 'full' : 'smoke',
     at: new Date().toISOString(),
     machine: machine(),
-    params: { requests: N, echo_latency_ms: LATENCY_MS, concurrency: C, tmpdir: args.tmpdir, worker_batch_settings: parseConfig({}).batch },
+    params: { temporal: benchTemporalKind(), requests: N, echo_latency_ms: LATENCY_MS, concurrency: C, tmpdir: args.tmpdir, worker_batch_settings: parseConfig({}).batch },
     baseline: {
       rps: round(baseline.rps, 0),
       seconds: round(baseline.seconds, 3),

@@ -200,7 +200,7 @@ await runBench(async (cleanup) => {
     size: RUNS >= 50 ? 'full' : 'smoke',
     at: new Date().toISOString(),
     machine: machine(),
-    params: { runs: RUNS, warmup: WARMUP, echo_latency_ms: ECHO_LATENCY_MS, tmpdir: args.tmpdir },
+    params: { temporal: infra.temporal, runs: RUNS, warmup: WARMUP, echo_latency_ms: ECHO_LATENCY_MS, tmpdir: args.tmpdir },
     stack: { total_ms: stats(totals), phases_ms: phases, cpu: stack.cpu, cpu_ms_per_batch: stack.cpu_ms_per_run, worker_peak_rss_mib: round(worker.peakRssMiB(), 1) },
     baseline: { total_ms: stats(baseline.results), cpu: baseline.cpu, cpu_ms_per_run: baseline.cpu_ms_per_run },
     runs_ms: totals.map((t) => round(t, 1)),

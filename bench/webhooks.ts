@@ -220,6 +220,7 @@ await runBench(async (cleanup) => {
     at: new Date().toISOString(),
     machine: machine(),
     params: {
+      temporal: infra.temporal,
       tmpdir: args.tmpdir,
       batches: Number(args.batches),
       max_attempts: MAX_ATTEMPTS,

@@ -11,12 +11,17 @@ import { DEFAULT_TEMPORAL_BIN_CACHE_DIR, resolveTemporalCli } from '../../src/st
 import { startTemporalDevServer } from '../../src/stack/temporal-dev-server.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
 import { say, type Cleanup } from './cleanup.js';
+import { startCluster } from '../../scripts/cluster/cluster.js';
+import { DEFAULT_BUILD_DIR } from '../../scripts/cluster/temporal-build.js';
 
 export interface BenchInfra {
   /** Throwaway directory holding Postgres, Temporal's SQLite file and logs. */
   dir: string;
   postgresDataDir: string;
+  /** What the Temporal server's command line contains (its SQLite file, or the cluster's server binary): finds it for the CPU meter. */
   temporalDbFile: string;
+  /** `dev-server` (the CLI's start-dev on SQLite) or `cluster` (the Temporal server on Postgres, BENCH_TEMPORAL=cluster). */
+  temporal: 'dev-server' | 'cluster';
   databaseUrl: string;
   temporalAddress: string;
 }
@@ -27,7 +32,11 @@ export interface BenchInfra {
  * (default: the OS temp dir) decides which disk they write to: on a tmpfs such
  * as /dev/shm, commits and Temporal's SQLite writes skip the disk's fsync.
  */
+/** Which Temporal the benches run on: BENCH_TEMPORAL=cluster for the server on Postgres, else the dev server. */
+export const benchTemporalKind = (): BenchInfra['temporal'] => (process.env.BENCH_TEMPORAL === 'cluster' ? 'cluster' : 'dev-server');
+
 export async function startBenchInfra(cleanup: Cleanup, parentDir = os.tmpdir()): Promise<BenchInfra> {
+  if (benchTemporalKind() === 'cluster') return startClusterInfra(cleanup, parentDir);
   const dir = await mkdtemp(path.join(parentDir, 'bench-'));
   // Registered first, so it runs last: after the servers that write into it.
   cleanup.add('temp dir', () => rm(dir, { recursive: true, force: true }));
@@ -66,5 +75,34 @@ export async function startBenchInfra(cleanup: Cleanup, parentDir = os.tmpdir())
     log: say,
   });
   cleanup.add('temporal dev server', () => server.stop());
-  return { dir, postgresDataDir, temporalDbFile, databaseUrl: postgres.url, temporalAddress: server.address };
+  return { dir, postgresDataDir, temporalDbFile, temporal: 'dev-server', databaseUrl: postgres.url, temporalAddress: server.address };
+}
+
+/**
+ * BENCH_TEMPORAL=cluster: the same bench on the production path, the Temporal
+ * server built from source on Postgres (scripts/cluster, docs/CLUSTER.md), in a
+ * fresh state directory. The service's database shares that Postgres.
+ */
+async function startClusterInfra(cleanup: Cleanup, parentDir: string): Promise<BenchInfra> {
+  const dir = await mkdtemp(path.join(parentDir, 'bench-cluster-'));
+  cleanup.add('temp dir', () => rm(dir, { recursive: true, force: true }));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  await chmod(dir, 0o755);
+  const cluster = await startCluster({ stateDir: dir, logDir: path.join(dir, 'logs'), log: say });
+  cleanup.add('cluster', () => cluster.stop());
+  const pool = createPool(cluster.databaseUrl, 2);
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  return {
+    dir,
+    postgresDataDir: path.join(dir, 'pg'),
+    // The server binary's path is on its command line.
+    temporalDbFile: path.join(DEFAULT_BUILD_DIR, 'server'),
+    temporal: 'cluster',
+    databaseUrl: cluster.databaseUrl,
+    temporalAddress: cluster.temporalAddress,
+  };
 }
