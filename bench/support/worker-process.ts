@@ -37,6 +37,8 @@ export async function startWorkerProcess(
     UPSTREAM_BASE_URL: opts.upstreamUrl,
     UPSTREAM_CONCURRENCY: String(opts.upstreamConcurrency),
     LOG_LEVEL: 'warn',
+    // A prebuilt workflow bundle (npm run build:workflows), as production would use: no webpack run in the worker.
+    ...(process.env.WORKFLOW_BUNDLE_PATH ? { WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH } : {}),
     ...opts.env,
   });
   cleanup.add('worker process', () => worker.stop());
