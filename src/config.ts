@@ -143,6 +143,8 @@ const upstreamRoutes = z.string().transform((raw, ctx) => {
 
 const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // Unset: `npm start` prints readable lines on a terminal and JSON otherwise; the API and the worker always JSON.
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0, 65535).default(4080),
   // Prometheus: the worker serves GET /metrics on METRICS_PORT (unset: none); when METRICS_TOKEN is set,
@@ -153,11 +155,15 @@ const EnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   DATA_DIR: z.string().default('./.data'),
+  // Ports of the servers `npm start` runs itself; set them (and PORT, DATA_DIR) to run two stacks side by side.
+  STACK_POSTGRES_PORT: int(1, 65535).default(5433),
+  STACK_TEMPORAL_PORT: int(1, 65535).default(7233),
 
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('batch-jobs'),
-  TEMPORAL_UI_PORT: int(1, 65535).default(8233),
+  // Unset: STACK_TEMPORAL_PORT + 1000 (8233), as the Temporal CLI does.
+  TEMPORAL_UI_PORT: int(1, 65535).optional(),
   // Where people open the Temporal Web UI; the console links each batch and delivery there.
   TEMPORAL_UI_URL: httpUrl.optional(),
   TEMPORAL_CLI_PATH: z.string().optional(),
@@ -236,14 +242,25 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
     ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT' });
   }
+  if (e.TEMPORAL_UI_PORT === undefined && e.STACK_TEMPORAL_PORT + 1000 > 65535) {
+    ctx.addIssue({ code: 'custom', path: ['TEMPORAL_UI_PORT'], message: 'STACK_TEMPORAL_PORT + 1000 is above 65535: set TEMPORAL_UI_PORT' });
+  }
 }).transform((e) => ({
   logLevel: e.LOG_LEVEL,
+  /** Undefined: each entry point picks (see chooseLogOutput). */
+  logFormat: e.LOG_FORMAT,
   host: e.HOST,
   port: e.PORT,
   apiKeys: e.API_KEYS ?? [],
   databaseUrl: e.DATABASE_URL,
   databasePoolSize: e.DATABASE_POOL_SIZE,
   dataDir: e.DATA_DIR,
+  /** Where the servers `npm start` runs itself listen (on 127.0.0.1). */
+  stack: {
+    postgresPort: e.STACK_POSTGRES_PORT,
+    temporalPort: e.STACK_TEMPORAL_PORT,
+    temporalUiPort: e.TEMPORAL_UI_PORT ?? e.STACK_TEMPORAL_PORT + 1000,
+  },
   metrics: {
     /** Where a worker serves /metrics; undefined: it serves none. 0 picks a free port. */
     port: e.METRICS_PORT,
@@ -254,7 +271,6 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     address: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.TEMPORAL_TASK_QUEUE,
-    uiPort: e.TEMPORAL_UI_PORT,
     /** Unset: the console shows workflow ids without links (`npm start` sets its dev server's UI). */
     uiUrl: e.TEMPORAL_UI_URL,
     cliPath: e.TEMPORAL_CLI_PATH,

@@ -2,7 +2,7 @@ import { loadConfigOrExit, requireApiConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, logOutputForStdout } from '../shared/logger.js';
 import { retryUntilDone } from '../shared/retry-until-done.js';
 import { startApiServer } from './api-server.js';
 
@@ -13,7 +13,7 @@ import { startApiServer } from './api-server.js';
  * as Postgres answers.
  */
 const config = requireApiConfig(loadConfigOrExit());
-const log = createLogger(config.logLevel, 'api');
+const log = createLogger(config.logLevel, 'api', logOutputForStdout(config.logFormat, false));
 exitOnFatalError(log);
 // While Postgres is unreachable a request gets its 503 within 5 s, well before a client's own timeout.
 const pool = createPool(config.databaseUrl, { max: config.databasePoolSize, connectionTimeoutMillis: 5_000 });

