@@ -23,7 +23,28 @@ describe('configuration from the environment', () => {
     expect(config.databaseUrl).toBeUndefined();
   });
 
+  it('places the stack where STACK_* say, the Web UI 1000 above Temporal unless TEMPORAL_UI_PORT says otherwise', () => {
+    expect(parseConfig({}).stack).toEqual({ postgresPort: 5433, temporalPort: 7233, temporalUiPort: 8233 });
+    expect(parseConfig({ STACK_POSTGRES_PORT: '15433', STACK_TEMPORAL_PORT: '17233' }).stack).toEqual({
+      postgresPort: 15433,
+      temporalPort: 17233,
+      temporalUiPort: 18233,
+    });
+    expect(parseConfig({ STACK_TEMPORAL_PORT: '17233', TEMPORAL_UI_PORT: '9000' }).stack.temporalUiPort).toBe(9000);
+    expect(() => parseConfig({ STACK_TEMPORAL_PORT: '65000' })).toThrow(/^invalid configuration: TEMPORAL_UI_PORT: STACK_TEMPORAL_PORT \+ 1000 is above 65535/);
+  });
+
+  it('leaves the log format to the entry point unless LOG_FORMAT names one', () => {
+    expect(parseConfig({}).logFormat).toBeUndefined();
+    expect(parseConfig({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(parseConfig({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
+  });
+
   it.each([
+    ['LOG_FORMAT', 'text'],
+    ['STACK_POSTGRES_PORT', '0'],
+    ['STACK_TEMPORAL_PORT', '70000'],
+    ['TEMPORAL_UI_PORT', 'ui'],
     ['PORT', 'abc'],
     ['WEBHOOK_DEFAULT_MAX_RETRIES', '11'],
     ['WEBHOOK_DEFAULT_TIMEOUT', '4'],
