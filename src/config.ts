@@ -100,6 +100,7 @@ const UpstreamRouteSchema = z
     max_retries: z.number().int().min(0).max(20).optional(),
     retry_base_ms: z.number().int().min(1).max(60_000).optional(),
     retry_max_ms: z.number().int().min(1).max(600_000).optional(),
+    pause_after_failures: z.number().int().min(0).max(1000).optional(),
   })
   .strict();
 
@@ -186,6 +187,8 @@ const EnvSchema = z.object({
   UPSTREAM_MAX_RETRIES: int(0, 20).default(5),
   UPSTREAM_RETRY_BASE_MS: int(1, 60_000).default(500),
   UPSTREAM_RETRY_MAX_MS: int(1, 600_000).default(30_000),
+  // A batch pauses (instead of failing its requests) after this many connection errors or 502/503/504 in a row; 0: never.
+  UPSTREAM_PAUSE_AFTER_FAILURES: int(0, 1000).default(5),
   // Which of OpenAI's batch endpoints the upstream serves; a batch naming another is refused with a 400.
   UPSTREAM_ENDPOINTS: upstreamEndpoints.default(DEFAULT_UPSTREAM_ENDPOINTS),
 
@@ -295,6 +298,8 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     maxRetries: e.UPSTREAM_MAX_RETRIES,
     retryBaseMs: e.UPSTREAM_RETRY_BASE_MS,
     retryMaxMs: e.UPSTREAM_RETRY_MAX_MS,
+    /** Attempts in a row finding the upstream away (connection error, 502/503/504) after which batches pause; 0: never. */
+    pauseAfterFailures: e.UPSTREAM_PAUSE_AFTER_FAILURES,
     /** The batch endpoints it serves: the only ones `POST /v1/batches` accepts. */
     endpoints: e.UPSTREAM_ENDPOINTS,
     /** Per-model routes in the order written, each with its own pool, concurrency and retries. */
@@ -307,6 +312,7 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
       maxRetries: route.max_retries ?? e.UPSTREAM_MAX_RETRIES,
       retryBaseMs: route.retry_base_ms ?? e.UPSTREAM_RETRY_BASE_MS,
       retryMaxMs: route.retry_max_ms ?? e.UPSTREAM_RETRY_MAX_MS,
+      pauseAfterFailures: route.pause_after_failures ?? e.UPSTREAM_PAUSE_AFTER_FAILURES,
     })),
   },
   echo: { port: e.ECHO_PORT, latencyMs: e.ECHO_LATENCY_MS, failureRate: e.ECHO_FAILURE_RATE },

@@ -5,7 +5,7 @@ import { BATCH_DATA_ERROR, type BatchErrorItem, type BatchPlan, type LifecycleEv
 import { findBatchById, isPostgresDataError, markFailed } from '../db/batches.js';
 import type { ActivityDeps } from './activity-deps.js';
 import { finalizeBatchFiles } from './finalize-batch.js';
-import { processRequestRange } from './process-request-range.js';
+import { processRequestRange, type ProcessRequestRangeInput } from './process-request-range.js';
 import { validateBatchInput } from './validate-batch-input.js';
 import { webhookRetrySettings } from '../webhooks/retry-settings.js';
 
@@ -73,7 +73,7 @@ export function createBatchActivities(deps: ActivityDeps) {
       asBatchStep(() => validateBatchInput(deps, input), { heartbeat: true }),
 
     // Heartbeats on its own, with its progress.
-    processRequestRange: (input: { batchId: string; endpoint: string; fromLine: number; toLine: number }) =>
+    processRequestRange: (input: ProcessRequestRangeInput) =>
       asBatchStep(() => processRequestRange(deps, input)),
 
     finalizeBatch: (input: { batchId: string; status: 'completed' | 'cancelled' | 'expired' }) =>

@@ -16,6 +16,20 @@ const HEARTBEAT_EVERY_MS = 2_000;
 /** How long finished results wait in memory for Postgres before the chunk gives up (and is retried). */
 const KEEP_RESULTS_WHILE_DB_DOWN_MS = 5 * 60_000;
 
+export interface ProcessRequestRangeInput {
+  batchId: string;
+  endpoint: string;
+  fromLine: number;
+  toLine: number;
+  pauseWhenDown?: boolean;
+}
+
+/** Why a batch pauses, as its `pause_reason` says it: the model, never the upstream's URL. */
+function pauseReasonOf(model: string | null, result: UpstreamResult): string {
+  const answer = result.statusCode === null ? 'does not answer (connection errors)' : `answers ${result.statusCode}`;
+  return `The upstream for ${model === null ? 'this batch' : `model ${JSON.stringify(model)}`} ${answer}; the batch resumes when it answers again.`;
+}
+
 /** The output-file or error-file line for one finished request, in OpenAI's shape. */
 export function resultLine(customId: string, result: UpstreamResult): FinishedRequest['resultLine'] {
   const id = newId('batch_req');
@@ -43,11 +57,17 @@ export function resultLine(customId: string, result: UpstreamResult): FinishedRe
  * stores each result as it arrives (in small batches). Requests already
  * finished by an earlier attempt are skipped, so a retry after a crash
  * neither loses nor repeats output lines. Returns how many results this attempt saved.
+ *
+ * `pauseWhenDown`: when the upstream turns out to be down (see the client's
+ * `pauseAfterFailures`), the range stops early: what answered is saved, the
+ * rest stays pending, and `paused` says why, for the workflow to wait and run
+ * the range again. Without it (workflows started before pausing existed) every
+ * request spends its retries and a failure is recorded as such.
  */
 export async function processRequestRange(
   { pool, upstream, log, metrics }: ActivityDeps,
-  { batchId, endpoint, fromLine, toLine }: { batchId: string; endpoint: string; fromLine: number; toLine: number },
-): Promise<{ saved: number }> {
+  { batchId, endpoint, fromLine, toLine, pauseWhenDown = false }: ProcessRequestRangeInput,
+): Promise<{ saved: number; paused?: string }> {
   const ctx = Context.current();
   const batch = await findBatchById(pool, batchId);
   if (!batch) throw new Error(`batch ${batchId} not found`);
@@ -106,19 +126,26 @@ export async function processRequestRange(
   ctx.cancellationSignal.addEventListener('abort', onCancel);
   if (ctx.cancellationSignal.aborted) stop.abort();
   let failure: { error: unknown } | undefined;
+  let paused: string | undefined;
   try {
     // allSettled, not all: the activity returns only once no request is still on its way to the buffer.
     await Promise.allSettled(
       pending.map(async (request) => {
         let result: UpstreamResult;
         try {
-          result = await route.client.send({ path: endpoint, body: request.body, signal: stop.signal });
+          result = await route.client.send({ path: endpoint, body: request.body, signal: stop.signal, pauseWhenDown });
         } catch (err) {
           // Left pending: the batch is being cancelled or expired, or this attempt is failing and will be retried.
           if (!stop.signal.aborted) {
             failure ??= { error: err };
             stop.abort();
           }
+          return;
+        }
+        if (!result.ok && result.upstreamDown) {
+          // Not a result: left pending for after the pause, and the requests still on their way stop too.
+          paused ??= pauseReasonOf(batch.model, result);
+          stop.abort();
           return;
         }
         metrics?.requestFinished({ endpoint, body: request.body, ok: result.ok });
@@ -147,6 +174,10 @@ export async function processRequestRange(
   if (ctx.cancellationSignal.aborted) {
     log.info({ batchId, fromLine, toLine, saved }, 'request range stopped by cancellation');
     throw new CancelledFailure('request range cancelled');
+  }
+  if (paused !== undefined) {
+    log.warn({ batchId, fromLine, toLine, saved, route: route.name }, 'upstream down: request range paused');
+    return { saved, paused };
   }
   return { saved };
 }

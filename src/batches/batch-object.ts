@@ -13,7 +13,7 @@ export interface BatchWebhookView {
 
 /**
  * The OpenAI Batch object (with its `model` and `usage`), plus this service's
- * `webhook`, `retried_from` and `retries` fields.
+ * `webhook`, `retried_from`, `retries`, `paused_at` and `pause_reason` fields.
  */
 export function toBatchObject(row: BatchRow) {
   const webhook: BatchWebhookView | null =
@@ -54,6 +54,9 @@ export function toBatchObject(row: BatchRow) {
     retried_from: row.retried_from,
     /** The batches retrying this one's failed requests, oldest first. */
     retries: row.retries,
+    /** While the batch waits for its upstream to answer again (`status` stays `in_progress`): since when, and why. */
+    paused_at: row.status === 'in_progress' ? unixSeconds(row.paused_at) : null,
+    pause_reason: row.status === 'in_progress' ? row.pause_reason : null,
   };
 }
 

@@ -66,6 +66,9 @@ export interface BatchRow {
   retried_from: string | null;
   /** The batches that retry this one's failed requests, oldest first. */
   retries: string[];
+  /** Since when the batch waits for its upstream to answer again; null while it runs. */
+  paused_at: Date | null;
+  pause_reason: string | null;
 }
 
 // The secret itself is never selected here; only whether there is one. Usage comes as one
@@ -78,7 +81,7 @@ export const BATCH_COLUMNS = `id, owner, endpoint, input_file_id, completion_win
   jsonb_build_object('inputTokens', usage_input_tokens, 'outputTokens', usage_output_tokens,
     'totalTokens', usage_total_tokens, 'cachedTokens', usage_cached_tokens,
     'reasoningTokens', usage_reasoning_tokens) AS usage,
-  retried_from,
+  retried_from, paused_at, pause_reason,
   ARRAY(SELECT r.id FROM batches r WHERE r.retried_from = batches.id ORDER BY r.created_at, r.id) AS retries`;
 
 export interface NewBatch {
@@ -194,6 +197,20 @@ export async function markInProgress(db: Queryable, id: string, total: number, m
       WHERE id = $1::text`,
     [id, total, model],
   );
+}
+
+/** The batch waits for its upstream; a repeat keeps the first `paused_at`. */
+export async function markPaused(db: Queryable, id: string, reason: string): Promise<void> {
+  await db.query(
+    `UPDATE batches SET paused_at = COALESCE(paused_at, clock_timestamp()), pause_reason = $2::text
+      WHERE id = $1::text`,
+    [id, reason],
+  );
+}
+
+/** The batch runs again. */
+export async function markResumed(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE batches SET paused_at = NULL, pause_reason = NULL WHERE id = $1::text`, [id]);
 }
 
 export async function markFinalizing(db: Queryable, id: string): Promise<void> {

@@ -33,6 +33,15 @@ export interface UpstreamClientOptions {
   logger?: Pick<Logger, 'debug'>;
   /** Told about every attempt and retry (the worker's metrics); the client works the same without one. */
   observer?: UpstreamObserver;
+  /**
+   * The upstream counts as down when this many attempts in a row (across
+   * every request of this client) failed with a connection error or a
+   * 502/503/504, with no other answer in between, and a probe (see `probe`)
+   * then fails too: a server that answers the probe is up, and only those
+   * requests fail. Capped at `maxRetries + 1` so that one request cannot spend
+   * its retries on an outage unnoticed. 0 or unset: never down.
+   */
+  pauseAfterFailures?: number;
 }
 
 /** What one HTTP attempt came to, in a few words fit for a metric label. */
@@ -60,6 +69,12 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
   /** Sent as `x-request-id`; also the result's id when the upstream sends none. */
   requestId?: string;
+  /**
+   * While the upstream is down (see `pauseAfterFailures`), give up at once
+   * with `upstreamDown: true` instead of retrying: the caller keeps the
+   * request for later rather than recording it as failed.
+   */
+  pauseWhenDown?: boolean;
 }
 
 export interface UpstreamError {
@@ -78,7 +93,16 @@ export type UpstreamResult =
       body: unknown;
       error: UpstreamError;
       attempts: number;
+      /** Set when it failed only because the upstream is down; asked for with `pauseWhenDown`. */
+      upstreamDown?: true;
     };
+
+/** What a probe of a down upstream found: `up` once it answers at all (any status below 500). */
+export interface UpstreamProbe {
+  up: boolean;
+  /** What it answered, or why not, in a few words (no URL). */
+  detail: string;
+}
 
 export interface UpstreamClient {
   /** Resolves with ok:false for permanent errors; rejects only on caller abort or a closed client. */
@@ -86,6 +110,10 @@ export interface UpstreamClient {
   close(): Promise<void>;
   /** Requests currently holding a concurrency slot. */
   readonly inFlight: number;
+  /** Whether the upstream is known to be down (see `pauseAfterFailures`), until it answers again. */
+  readonly down: boolean;
+  /** One cheap request (`GET /v1/models`, outside the concurrency limit); an answer below 500 ends the down state. */
+  probe(): Promise<UpstreamProbe>;
 }
 
 /** Thrown when the caller's signal aborts a send. */
@@ -99,6 +127,14 @@ const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUS.has(status);
 }
+
+/** Whether an attempt's outcome says the server is not there (rather than refusing or failing this request). */
+function isOutage(outcome: AttemptOutcome): boolean {
+  return outcome.kind === 'failure' ? outcome.code === 'connection_error' : OUTAGE_STATUS.has(outcome.statusCode);
+}
+
+const OUTAGE_STATUS = new Set([502, 503, 504]);
+const PROBE_TIMEOUT_MS = 10_000;
 
 /**
  * Delay before the retry that follows failed attempt number `attempt` (1-based).
@@ -137,6 +173,24 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const staticHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (options.apiKey) staticHeaders.authorization = `Bearer ${options.apiKey}`;
   let closed = false;
+  // Attempts in a row that found the upstream away; any other answer resets it. Timeouts leave it
+  // as it is: a slow generation is not an outage.
+  const downAfter = options.pauseAfterFailures ? Math.min(options.pauseAfterFailures, options.maxRetries + 1) : 0;
+  let outagesInARow = 0;
+  let down = false;
+  const noteOutcome = (outcome: AttemptOutcome) => {
+    if (isOutage(outcome)) outagesInARow += 1;
+    else if (outcome.kind === 'response') [outagesInARow, down] = [0, false];
+  };
+  // Concurrent requests that all reach the threshold share one probe.
+  let probing: Promise<UpstreamProbe> | undefined;
+  const confirmDown = async (): Promise<boolean> => {
+    if (down) return true;
+    probing ??= probe().finally(() => {
+      probing = undefined;
+    });
+    return !(await probing).up;
+  };
 
   /** Upstream path: a base URL ending in `/v1` and a batch path starting with `/v1/` share one `/v1`. */
   const fullPath = (path: string): string =>
@@ -183,6 +237,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     if (closed) throw new Error('upstream client is closed');
     if (req.signal) allowManyListeners(req.signal);
     const maxAttempts = options.maxRetries + 1;
+    // Known down: nothing is sent until a probe (or another request) finds it answering.
+    if (req.pauseWhenDown && down) return downResult(req.requestId, 0);
     for (let n = 1; ; n++) {
       if (req.signal?.aborted) throw abortError(req.signal);
       await slots.acquire(req.signal);
@@ -196,13 +252,17 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       }
       const observed = attemptOutcomeOf(outcome);
       options.observer?.attemptFinished(req.path, observed, (performance.now() - started) / 1000);
+      noteOutcome(outcome);
 
       const requestId = outcome.kind === 'response' ? (outcome.requestId ?? req.requestId) : req.requestId;
       if (outcome.kind === 'response' && outcome.statusCode >= 200 && outcome.statusCode < 300) {
         return { ok: true, statusCode: outcome.statusCode, requestId: requestId ?? newRequestId(), body: outcome.body, attempts: n };
       }
       const retryable = outcome.kind === 'failure' || isRetryableStatus(outcome.statusCode);
-      if (!retryable || n >= maxAttempts || closed) return failureResult(outcome, requestId, n);
+      if (!retryable) return failureResult(outcome, requestId, n);
+      const looksDown = downAfter > 0 && isOutage(outcome) && outagesInARow >= downAfter;
+      if (req.pauseWhenDown && looksDown && (await confirmDown())) return { ...failureResult(outcome, requestId, n), upstreamDown: true };
+      if (n >= maxAttempts || closed) return failureResult(outcome, requestId, n);
       options.observer?.retryScheduled(req.path, observed);
 
       const retryAfter = outcome.kind === 'response' ? outcome.retryAfter : undefined;
@@ -215,8 +275,36 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     }
   }
 
+  async function probe(): Promise<UpstreamProbe> {
+    if (closed) throw new Error('upstream client is closed');
+    try {
+      const res = await dispatcher.request({
+        origin,
+        path: fullPath('/v1/models'),
+        method: 'GET',
+        headers: { accept: 'application/json', ...(staticHeaders.authorization ? { authorization: staticHeaders.authorization } : {}) },
+        headersTimeout: Math.min(options.timeoutMs, PROBE_TIMEOUT_MS),
+        bodyTimeout: Math.min(options.timeoutMs, PROBE_TIMEOUT_MS),
+      });
+      await res.body.dump();
+      if (res.statusCode >= 500) {
+        down = true;
+        return { up: false, detail: `answered ${res.statusCode}` };
+      }
+      [outagesInARow, down] = [0, false];
+      return { up: true, detail: `answered ${res.statusCode}` };
+    } catch (err) {
+      down = true;
+      return { up: false, detail: (err as { code?: unknown }).code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no answer in time' : describeError(err) };
+    }
+  }
+
   return {
     send,
+    probe,
+    get down() {
+      return down;
+    },
     get inFlight() {
       return slots.active;
     },
@@ -243,7 +331,7 @@ function attemptOutcomeOf(outcome: AttemptOutcome): UpstreamAttemptOutcome {
   return 'unexpected_status';
 }
 
-function failureResult(outcome: AttemptOutcome, requestId: string | undefined, attempts: number): UpstreamResult {
+function failureResult(outcome: AttemptOutcome, requestId: string | undefined, attempts: number): Extract<UpstreamResult, { ok: false }> {
   const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
   if (outcome.kind === 'failure') {
     return { ok: false, statusCode: null, requestId, body: null, error: { code: outcome.code, message: `${outcome.message} (${tries})` }, attempts };
@@ -251,6 +339,11 @@ function failureResult(outcome: AttemptOutcome, requestId: string | undefined, a
   const upstreamMessage = errorMessageOf(outcome.body);
   const message = `upstream answered ${outcome.statusCode} after ${tries}${upstreamMessage ? `: ${upstreamMessage}` : ''}`;
   return { ok: false, statusCode: outcome.statusCode, requestId, body: outcome.body, error: { code: 'upstream_error', message }, attempts };
+}
+
+function downResult(requestId: string | undefined, attempts: number): UpstreamResult {
+  const error = { code: 'connection_error', message: 'the upstream is down: not sent' };
+  return { ok: false, statusCode: null, requestId, body: null, error, attempts, upstreamDown: true };
 }
 
 /** The `error.message` of an OpenAI-shaped error body, shortened, if there is one. */

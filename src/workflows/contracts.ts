@@ -21,6 +21,9 @@ export const LIFECYCLE_EVENTS = {
   failed: { emittedWhen: 'validation or a step failed for good', delivery: 'subscribable' },
   cancelled: { emittedWhen: 'a cancelled batch has stopped and its files are written', delivery: 'subscribable' },
   expired: { emittedWhen: 'the completion window closed and the files are written', delivery: 'subscribable' },
+  // Opt-in (not in DEFAULT_WEBHOOK_EVENTS): the batch waits for its upstream, then runs again.
+  paused: { emittedWhen: 'the upstream looks down and the batch waits for it (status stays in_progress)', delivery: 'subscribable' },
+  resumed: { emittedWhen: 'the upstream answers a probe again and the paused batch goes on', delivery: 'subscribable' },
 } as const satisfies Record<string, { emittedWhen: string; delivery: 'subscribable' | 'internal' }>;
 
 export type LifecycleEvent = keyof typeof LIFECYCLE_EVENTS;

@@ -3,11 +3,13 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { BatchPlan } from './contracts.js';
+import { waitForUpstream } from './wait-for-upstream.js';
 
 // Upstream errors are recorded per request, so this activity only fails on
 // infrastructure trouble: retry it until the batch expires. Heartbeats carry
@@ -23,7 +25,15 @@ const { processRequestRange } = proxyActivities<ReturnType<typeof createActiviti
 
 type RunResult = 'completed' | 'cancelled' | 'expired' | 'continue';
 
-/** Runs chunk activities in a bounded window until done, cancelled, expired or history is long. */
+// Before this patch a down upstream failed every request it held; after it the batch pauses.
+const PAUSE_PATCH = 'batch-pause-when-upstream-down';
+
+/**
+ * Runs chunk activities in a bounded window until done, cancelled, expired or
+ * history is long. A chunk that finds the upstream down stops early; once no
+ * chunk runs, the batch waits for the upstream (waitForUpstream) and goes on
+ * from the first chunk that stopped (ranges already done find nothing pending).
+ */
 export async function processUntilDone(
   plan: BatchPlan,
   batchId: string,
@@ -31,8 +41,9 @@ export async function processUntilDone(
   total: number,
   state: { nextLine: number; lastProgressAtMs: number },
   isCancelRequested: () => boolean,
-  emit: (event: 'progress') => Promise<void>,
+  emit: (event: 'progress' | 'paused' | 'resumed') => Promise<void>,
 ): Promise<RunResult> {
+  const pauseWhenDown = patched(PAUSE_PATCH);
   const { chunkSize, chunkConcurrency, progressIntervalSeconds, continueAsNewEvents } = plan.tuning;
   const historyIsLong = () =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= continueAsNewEvents;
@@ -40,18 +51,25 @@ export async function processUntilDone(
   let dispatching = true;
   let finished = false;
   let failure: unknown;
+  /** Set by chunks that stopped because the upstream is down: where to go on from, and why. */
+  let pause: { fromLine: number; reason: string } | undefined;
   const scope = new CancellationScope();
   const processing = scope.run(async () => {
     // Chunk promises never reject: a failure is kept, and every chunk is waited for
     // before this returns, so nothing is still writing when the batch is finalized.
     const inflight = new Map<number, Promise<void>>();
     for (;;) {
-      while (dispatching && !scope.consideredCancelled && inflight.size < chunkConcurrency && state.nextLine < total) {
+      while (dispatching && pause === undefined && !scope.consideredCancelled && inflight.size < chunkConcurrency && state.nextLine < total) {
         const fromLine = state.nextLine;
         const toLine = Math.min(fromLine + chunkSize, total);
         state.nextLine = toLine;
-        const chunk = processRequestRange({ batchId, endpoint: plan.endpoint, fromLine, toLine }).then(
-          () => void inflight.delete(fromLine),
+        const range = { batchId, endpoint: plan.endpoint, fromLine, toLine };
+        const chunk = processRequestRange(pauseWhenDown ? { ...range, pauseWhenDown } : range).then(
+          (result) => {
+            inflight.delete(fromLine);
+            if (result.paused === undefined) return;
+            pause = { fromLine: Math.min(fromLine, pause?.fromLine ?? fromLine), reason: pause?.reason ?? result.paused };
+          },
           (err: unknown) => {
             inflight.delete(fromLine);
             if (failure === undefined) {
@@ -61,6 +79,18 @@ export async function processUntilDone(
           },
         );
         inflight.set(fromLine, chunk);
+      }
+      if (inflight.size === 0 && pause !== undefined && !scope.consideredCancelled && failure === undefined) {
+        state.nextLine = Math.min(state.nextLine, pause.fromLine);
+        try {
+          await waitForUpstream(batchId, pause.reason, emit);
+        } catch (err) {
+          // Cancelled or expired while waiting: the caller decides how the batch ends.
+          if (!isCancellation(err)) failure ??= err;
+          break;
+        }
+        pause = undefined;
+        continue;
       }
       if (inflight.size === 0) break;
       await Promise.race(inflight.values());

@@ -13,6 +13,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { startEchoServer, type EchoServer } from '../../src/upstream/echo-server.js';
 import { createUpstreamClient } from '../../src/upstream/upstream-client.js';
 import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
 import { bundleWorkflows } from '../../src/worker/bundle-workflows.js';
@@ -285,5 +286,37 @@ describe('record the retention clean-up', () => {
     });
     expect(await handle.result()).toMatchObject({ unfinished: [] });
     await save('retention-cleanup', 'One run of retentionCleanupWorkflow, as the retention-cleanup schedule starts it: each clean-up activity called once.', handle);
+  });
+});
+
+// Its own harness: the batch's upstream is an echo server this scenario stops and starts again.
+describe('record the paused batch', () => {
+  let upstream: EchoServer;
+  beforeAll(async () => {
+    upstream = await startEchoServer({ latencyMs: 100 });
+    await h.close();
+    h = await startHarness(
+      { BATCH_CHUNK_SIZE: '2', UPSTREAM_ROUTES: JSON.stringify({ '*': { base_url: upstream.url } }), UPSTREAM_MAX_RETRIES: '2', UPSTREAM_PAUSE_AFTER_FAILURES: '3' },
+      { noDefaultUpstream: true },
+    );
+  });
+  afterAll(async () => {
+    await upstream.stop();
+  });
+
+  it('batch paused while its upstream was down, then resumed', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const { id, handle } = await createBatch(chatLines(20), { webhook: { url: receiver.url, events: ['paused', 'resumed', 'completed'] } });
+      await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'some requests completed');
+      const port = Number(new URL(upstream.url).port);
+      await upstream.stop();
+      await waitUntil(async () => (await batchObject(id)).paused_at !== null, 'the batch paused');
+      upstream = await startEchoServer({ port });
+      expect(await handle.result()).toBe('completed');
+      await save('batch-paused-and-resumed', 'A 20-request batch whose upstream stopped mid-run: paused, probed, resumed and completed, with batch.paused and batch.resumed subscribed.', handle);
+    } finally {
+      await receiver.close();
+    }
   });
 });

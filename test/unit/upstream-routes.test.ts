@@ -12,8 +12,8 @@ describe('UPSTREAM_ROUTES', () => {
       }),
     });
     expect(config.upstream.routes).toEqual([
-      { pattern: 'llama-3*', baseUrl: 'http://vllm-llama:8000', apiKey: 'sk-llama-123', concurrency: 64, timeoutMs: 600_000, maxRetries: 5, retryBaseMs: 500, retryMaxMs: 30_000 },
-      { pattern: '*', baseUrl: 'https://api.example.com/v1', apiKey: undefined, concurrency: 8, timeoutMs: 600_000, maxRetries: 0, retryBaseMs: 500, retryMaxMs: 30_000 },
+      { pattern: 'llama-3*', baseUrl: 'http://vllm-llama:8000', apiKey: 'sk-llama-123', concurrency: 64, timeoutMs: 600_000, maxRetries: 5, retryBaseMs: 500, retryMaxMs: 30_000, pauseAfterFailures: 5 },
+      { pattern: '*', baseUrl: 'https://api.example.com/v1', apiKey: undefined, concurrency: 8, timeoutMs: 600_000, maxRetries: 0, retryBaseMs: 500, retryMaxMs: 30_000, pauseAfterFailures: 5 },
     ]);
     expect(parseConfig({}).upstream.routes).toEqual([]);
   });

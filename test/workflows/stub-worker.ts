@@ -67,6 +67,9 @@ const ACTIVITY_NAMES = {
   deleteOldWebhookAttempts: true,
   deleteOldWebhookEvents: true,
   deleteResolvedDeadLetters: true,
+  pauseBatch: true,
+  resumeBatch: true,
+  probeUpstream: true,
 } satisfies Record<ActivityName, true>;
 
 /**

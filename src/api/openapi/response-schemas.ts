@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 /** Fields our Batch object has beyond OpenAI's; the OpenAI type test checks this list. */
-export const BATCH_EXTENSIONS = ['webhook', 'retried_from', 'retries'] as const;
+export const BATCH_EXTENSIONS = ['webhook', 'retried_from', 'retries', 'paused_at', 'pause_reason'] as const;
 
 const unixTime = () => z.number().int().meta({ description: 'Unix time in seconds.' });
 const metadata = () =>
@@ -111,6 +111,10 @@ export const BatchSchema = z
     webhook: BatchWebhookSchema.nullable().meta({ description: 'Extension: the batch\'s webhook, or null when it has none.' }),
     retried_from: z.string().nullable().meta({ description: 'Extension: the batch whose failed requests this one retries (`POST /v1/batches/{id}/retry_failed`).' }),
     retries: z.array(z.string()).meta({ description: "Extension: the batches retrying this one's failed requests, oldest first." }),
+    paused_at: unixTime()
+      .nullable()
+      .meta({ description: 'Extension: while the batch waits for its upstream to answer again (`status` stays `in_progress`), since when; otherwise null.' }),
+    pause_reason: z.string().nullable().meta({ description: 'Extension: why the batch is paused (e.g. the upstream refuses connections); null while it runs.' }),
   })
   .meta({
     id: 'Batch',
