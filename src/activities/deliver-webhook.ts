@@ -45,16 +45,28 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * it and the activity fails, so the workflow records the attempt as interrupted.
  */
 export async function sendWebhook(
-  { pool, config, webhookDispatcher, log, metrics }: ActivityDeps,
+  deps: ActivityDeps,
   input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget },
 ): Promise<WebhookSendOutcome> {
-  const event = await findWebhookEventWithTarget(pool, input.eventId, endpointIdOf(input.target)).catch((err: unknown) => {
+  const event = await findWebhookEventWithTarget(deps.pool, input.eventId, endpointIdOf(input.target)).catch((err: unknown) => {
     throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: ${describeError(err, input.timeoutSeconds)}` });
   });
   // Disabled or deleted since the attempt was logged: not sent; the next check of the target ends the delivery.
   if (event?.unavailable) throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: the endpoint was ${event.unavailable}` });
   if (!event?.url) throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: 'not sent: the event or its webhook URL is gone' });
+  return sendWebhookEvent(deps, input, { ...event, url: event.url });
+}
 
+/**
+ * The POST of an event already read with its target, as sendWebhook and
+ * attemptWebhook make it: no database access, so nothing between logging an
+ * attempt and its request can fail for Postgres.
+ */
+export async function sendWebhookEvent(
+  { config, webhookDispatcher, log, metrics }: ActivityDeps,
+  input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget },
+  event: WebhookEventWithTarget & { url: string },
+): Promise<WebhookSendOutcome> {
   const attemptedAt = Date.now();
   const started = performance.now();
   const result = await post(event, event.url, attemptedAt, { config, webhookDispatcher }, input.timeoutSeconds);

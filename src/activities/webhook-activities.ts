@@ -23,7 +23,7 @@ import { disableWebhookEndpoint, findEndpointDisabledFor, listSubscribedEndpoint
 import { findWebhookEvent, findWebhookEventWithTarget, type WebhookEventWithTarget } from '../db/webhook-events.js';
 import { freezeWebhookEvent } from '../webhooks/freeze-webhook-event.js';
 import type { ActivityDeps } from './activity-deps.js';
-import { sendWebhook } from './deliver-webhook.js';
+import { sendWebhook, sendWebhookEvent } from './deliver-webhook.js';
 
 /** The error an attempt shows when its worker stopped mid-request. */
 export const INTERRUPTED_ATTEMPT_ERROR = 'interrupted';
@@ -71,12 +71,18 @@ export function createWebhookActivities(deps: ActivityDeps) {
     return { disabledEndpoint: { endpointId, owner: row.owner, disabledAtMs: row.updated_at.getTime() } };
   }
 
-  async function prepareWebhookAttempt({ eventId, deliveryId, attempt, target }: { eventId: string; deliveryId: string; attempt: number; target?: DeliveryTarget }): Promise<{ alreadyStarted: boolean; outcome: WebhookAttemptOutcome | null }> {
+  /** The event with its target's URL and secrets, if the delivery can go on; throws (non-retryable) if it cannot. */
+  async function deliverableEvent(eventId: string, target: DeliveryTarget | undefined): Promise<WebhookEventWithTarget & { url: string }> {
     const event = await findWebhookEventWithTarget(pool, eventId, endpointIdOf(target));
     if (!event) throw ApplicationFailure.create({ type: 'WebhookEventNotFound', message: `event ${eventId} not found`, nonRetryable: true });
     const unavailable = targetUnavailable(event, target);
     if (unavailable) throw ApplicationFailure.create({ type: 'WebhookTargetUnavailable', message: unavailable, nonRetryable: true });
     if (!event.url) throw ApplicationFailure.create({ type: 'WebhookNotConfigured', message: 'the batch has no webhook URL', nonRetryable: true });
+    return { ...event, url: event.url };
+  }
+
+  async function prepareWebhookAttempt({ eventId, deliveryId, attempt, target }: { eventId: string; deliveryId: string; attempt: number; target?: DeliveryTarget }): Promise<{ alreadyStarted: boolean; outcome: WebhookAttemptOutcome | null }> {
+    const event = await deliverableEvent(eventId, target);
     return startDeliveryAttempt(pool, { eventId, deliveryId, attempt, url: event.url });
   }
 
@@ -168,14 +174,17 @@ export function createWebhookActivities(deps: ActivityDeps) {
      * record after the POST comes back as `recorded: false`.
      */
     async attemptWebhook(input: { eventId: string; deliveryId: string; attempt: number; timeoutSeconds: number; target?: DeliveryTarget }): Promise<OneTaskAttemptResult> {
-      let logged: Awaited<ReturnType<typeof prepareWebhookAttempt>>;
+      // Read once, before the attempt is logged: after that, nothing but the POST happens before its outcome.
+      let event: Awaited<ReturnType<typeof deliverableEvent>>;
+      let logged: Awaited<ReturnType<typeof startDeliveryAttempt>>;
       try {
-        logged = await prepareWebhookAttempt(input);
+        event = await deliverableEvent(input.eventId, input.target);
+        logged = await startDeliveryAttempt(pool, { eventId: input.eventId, deliveryId: input.deliveryId, attempt: input.attempt, url: event.url });
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
         throw ApplicationFailure.create({ type: WEBHOOK_NOT_SENT, message: `not sent: ${(err as Error).message}` });
       }
-      const outcome = logged.alreadyStarted ? (logged.outcome ?? { kind: 'interrupted' as const }) : await sendWebhook(deps, input);
+      const outcome = logged.alreadyStarted ? (logged.outcome ?? { kind: 'interrupted' as const }) : await sendWebhookEvent(deps, input, event);
       try {
         return { outcome, recorded: true, ...(await recordAttemptOutcome({ deliveryId: input.deliveryId, attempt: input.attempt, outcome, target: input.target })) };
       } catch (err) {
