@@ -5,9 +5,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   isCancellation,
-  patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   sleep,
   TimeoutFailure,
@@ -37,19 +35,6 @@ const { loadBatchPlan, failBatch } = proxyActivities<Activities>({
   scheduleToCloseTimeout: '24h',
   retry: { maximumInterval: '1m' },
 });
-
-/**
- * The plan is one small read: as a local activity it runs inside the first
- * workflow task, which then schedules validation at once, sparing an activity
- * task and a workflow task of every batch's start. Running it again changes nothing.
- */
-const { loadBatchPlan: loadPlanLocally } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1m',
-  scheduleToCloseTimeout: '24h',
-  retry: { maximumInterval: '1m' },
-});
-// Batches started before this patch load their plan with an activity task.
-const LOCAL_PLAN_PATCH = 'batch-plan-local-activity';
 
 /**
  * Validation and finalization heartbeat, so a dead worker costs one heartbeat
@@ -170,9 +155,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
 /** Loads the plan, waiting up to {@link ROW_WAIT_MS} for the batch row to be committed; null if it never is. */
 async function loadPlanOnceCommitted(batchId: string): Promise<BatchPlan | null> {
   const startedAt = Date.now();
-  const load = patched(LOCAL_PLAN_PATCH) ? loadPlanLocally : loadBatchPlan;
   for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 10_000)) {
-    const plan = await load({ batchId });
+    const plan = await loadBatchPlan({ batchId });
     if (plan !== null || Date.now() - startedAt >= ROW_WAIT_MS) return plan;
     await sleep(delayMs);
   }

@@ -1,24 +1,18 @@
-import { patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { LIFECYCLE_EVENTS, type BatchPlan, type EndpointPlan, type EventCounters, type LifecycleEvent, type WebhookDeliveryInput } from './contracts.js';
 import { startDelivery } from './start-delivery.js';
 import { endpointDeliveryWorkflowId, webhookDeliveryWorkflowId } from './workflow-ids.js';
 
-const EVENT_STEP_OPTIONS = { startToCloseTimeout: '30s', retry: { maximumInterval: '1m' } } as const;
-const { recordWebhookEvent, findSubscribedEndpoints, recordLifecycleEvent } = proxyActivities<ReturnType<typeof createActivities>>(EVENT_STEP_OPTIONS);
-/**
- * Recording an event is a few small writes, idempotent per (batch, event,
- * seq): as a local activity it runs inside the workflow task that emits the
- * event, which then starts the deliveries at once.
- */
-const { recordLifecycleEvent: recordLifecycleEventLocally } = proxyLocalActivities<ReturnType<typeof createActivities>>(EVENT_STEP_OPTIONS);
+const { recordWebhookEvent, findSubscribedEndpoints, recordLifecycleEvent } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '30s',
+  retry: { maximumInterval: '1m' },
+});
 
 // Batches that emitted events before this patch replay the batch-webhook-only path.
 const FAN_OUT_PATCH = 'webhook-endpoint-fan-out';
 // Before this patch an event took two activities (find endpoints, then freeze) and a disabled endpoint missed it.
 const RECORDED_WITH_TARGETS_PATCH = 'webhook-event-recorded-with-targets';
-// Before this patch recording an event was an activity task.
-const RECORDED_LOCALLY_PATCH = 'webhook-event-recorded-locally';
 
 /**
  * The one place where a lifecycle event leaves the batch workflow. A
@@ -41,8 +35,7 @@ export async function emitLifecycleEvent(
   const webhook = plan.webhook?.events.includes(event) ? plan.webhook : null;
   const seq = (counters[event] ?? 0) + 1;
   // Targets are read when the event happens, so endpoints created (or disabled) during the batch count from then on.
-  const record = patched(RECORDED_LOCALLY_PATCH) ? recordLifecycleEventLocally : recordLifecycleEvent;
-  const recorded = await record({ batchId, event, seq, batchWebhook: webhook !== null });
+  const recorded = await recordLifecycleEvent({ batchId, event, seq, batchWebhook: webhook !== null });
   if (!recorded) return;
   counters[event] = seq;
   await deliverToTargets(batchId, plan, event, seq, recorded.eventId, recorded.endpoints);

@@ -192,17 +192,6 @@ describe('record workflow histories', () => {
     }
   });
 
-  it('batch whose plan and events are local activities', async () => {
-    const receiver = await startWebhookReceiver();
-    try {
-      const { handle } = await createBatch(chatLines(3), { webhook: { url: receiver.url } });
-      expect(await handle.result()).toBe('completed');
-      await save('batch-completed-local-plan-and-event', 'A 3-request batch with a webhook, completed: the plan is loaded and the event recorded by local activities (patches batch-plan-local-activity, webhook-event-recorded-locally).', handle);
-    } finally {
-      await receiver.close();
-    }
-  });
-
   it('batch cancelled mid-run', async () => {
     const { id, handle } = await createBatch(chatLines(6, (i) => (i >= 2 ? NEVER_ANSWERS : {})));
     await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');
