@@ -4,17 +4,13 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { asBatchStep } from '../src/activities/batch-activities.js';
-import { createActivities } from '../src/activities/index.js';
+import type { createActivities } from '../src/activities/index.js';
 import { saveFinishedRequests } from '../src/db/batch-requests.js';
 import { addRequestCounts, insertBatch } from '../src/db/batches.js';
 import { inTransaction } from '../src/db/pool.js';
-import { createLogger } from '../src/shared/logger.js';
-import { createUpstreamClient } from '../src/upstream/upstream-client.js';
-import { createWebhookDispatcher } from '../src/webhooks/url-guard.js';
-import { bundleWorkflows } from '../src/worker/bundle-workflows.js';
 import type { batchWorkflow } from '../src/workflows/batch-workflow.js';
 import { batchWorkflowId } from '../src/workflows/workflow-ids.js';
 import { getBatch as getBatchOf, type BatchObject } from './support/api-client.js';
@@ -71,34 +67,8 @@ describe('on the time-skipping server', () => {
   });
 
   /** Runs `fn` with the harness worker replaced by one whose activity count can be watched. */
-  async function withWatchedWorker(
-    fn: (worker: Worker) => Promise<void>,
-    override: Partial<ReturnType<typeof createActivities>> = {},
-  ) {
-    await h.stopWorker();
-    const upstream = createUpstreamClient({ ...h.config.upstream, baseUrl: h.echo.url });
-    const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: true });
-    const deps = { pool: h.pool, upstream, webhookDispatcher, config: h.config, log: createLogger('silent', 'test') };
-    const worker = await Worker.create({
-      connection: h.env.nativeConnection,
-      namespace: 'default',
-      taskQueue: h.config.temporal.taskQueue,
-      workflowBundle: await bundleWorkflows(),
-      activities: { ...createActivities(deps), ...override },
-      shutdownGraceTime: '1s',
-      maxCachedWorkflows: 0,
-    });
-    const running = worker.run();
-    try {
-      await fn(worker);
-    } finally {
-      worker.shutdown();
-      await running;
-      await upstream.close();
-      await webhookDispatcher.close();
-      await h.startWorker();
-    }
-  }
+  const withWatchedWorker = (fn: (worker: Worker) => Promise<void>, override: Partial<ReturnType<typeof createActivities>> = {}) =>
+    h.withWorker(() => override, fn);
 
   describe('counts after a cancel', () => {
     it('never change once the batch is cancelled, and equal the files line for line', async () => {

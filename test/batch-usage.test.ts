@@ -1,16 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../src/activities/index.js';
+import type { createActivities } from '../src/activities/index.js';
 import { createApp } from '../src/api/app.js';
 import { saveFinishedRequests } from '../src/db/batch-requests.js';
 import { addRequestCounts } from '../src/db/batches.js';
 import { inTransaction } from '../src/db/pool.js';
 import { createLogger } from '../src/shared/logger.js';
-import { createUpstreamClient } from '../src/upstream/upstream-client.js';
-import { createWebhookDispatcher } from '../src/webhooks/url-guard.js';
-import { bundleWorkflows } from '../src/worker/bundle-workflows.js';
 import { expectError, getBatch, type BatchObject } from './support/api-client.js';
 import { batchOutcome, createBatch, fileLines, finishedBatch } from './support/batches.js';
 import { ALICE_KEY, startHarness, type Harness } from './support/service-harness.js';
@@ -86,38 +82,11 @@ async function usageInOutput(batch: BatchObject): Promise<Usage> {
   return sum;
 }
 
-/**
- * Runs `fn` with the harness worker replaced by one whose chunk activity is
- * `wrap`ped (without a sticky cache, so a replaced worker's batch moves on at once).
- */
-async function withWorker(
+/** Runs `fn` with the harness worker replaced by one whose chunk activity is `wrap`ped. */
+const withWorker = (
   wrap: (real: ReturnType<typeof createActivities>['processRequestRange']) => ReturnType<typeof createActivities>['processRequestRange'],
   fn: () => Promise<void>,
-) {
-  await h.stopWorker();
-  const upstream = createUpstreamClient({ ...h.config.upstream, baseUrl: h.echo.url });
-  const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: true });
-  const activities = createActivities({ pool: h.pool, upstream, webhookDispatcher, config: h.config, log: createLogger('silent', 'test') });
-  const worker = await Worker.create({
-    connection: h.env.nativeConnection,
-    namespace: 'default',
-    taskQueue: h.config.temporal.taskQueue,
-    workflowBundle: await bundleWorkflows(),
-    activities: { ...activities, processRequestRange: wrap(activities.processRequestRange) },
-    shutdownGraceTime: '1s',
-    maxCachedWorkflows: 0,
-  });
-  const running = worker.run();
-  try {
-    await fn();
-  } finally {
-    worker.shutdown();
-    await running;
-    await upstream.close();
-    await webhookDispatcher.close();
-    await h.startWorker();
-  }
-}
+) => h.withWorker((real) => ({ processRequestRange: wrap(real.processRequestRange) }), fn);
 
 describe("a batch's model and usage", () => {
   it('are null and zero before validation, then the file\'s model and the exact sum of every answer\'s usage', async () => {

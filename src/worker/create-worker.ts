@@ -14,6 +14,15 @@ export interface BatchWorkerOptions {
   workflowBundlePath?: string;
   /** Workflows kept in memory between tasks; 0 disables the sticky cache (tests on the time-skipping server). */
   maxCachedWorkflows?: number;
+  /** Activities to register instead of some of createActivities(deps)' own, given those (tests replace single steps). */
+  replaceActivities?: (real: Activities) => Partial<Activities>;
+}
+
+type Activities = ReturnType<typeof createActivities>;
+
+function activitiesOf(opts: BatchWorkerOptions): Activities {
+  const real = createActivities(opts.deps);
+  return opts.replaceActivities ? { ...real, ...opts.replaceActivities(real) } : real;
 }
 
 /** A worker that runs batch, delivery and bulk-retry workflows with their activities. */
@@ -23,7 +32,7 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Worke
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: opts.workflowBundlePath ? { codePath: opts.workflowBundlePath } : await bundleWorkflows(),
-    activities: createActivities(opts.deps),
+    activities: activitiesOf(opts),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
     ...(opts.deps.metrics ? { interceptors: { activity: [activityMetricsInterceptor(opts.deps.metrics)] } } : {}),

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { startEchoServer, type EchoServer } from '../../src/upstream/echo-server.js';
 import { createUpstreamRouter } from '../../src/upstream/upstream-router.js';
 import { createWebhookDispatcher } from '../../src/webhooks/url-guard.js';
+import type { createActivities } from '../../src/activities/index.js';
 import { createBatchWorker } from '../../src/worker/create-worker.js';
 import { ensureSearchAttributes } from '../../src/worker/ensure-search-attributes.js';
 import { recordResponse } from './response-recorder.js';
@@ -18,6 +19,8 @@ Runtime.install({
   logger: new DefaultLogger('ERROR'),
   telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
 });
+
+type Activities = ReturnType<typeof createActivities>;
 
 export const ALICE_KEY = 'sk-alice-test-key';
 export const BOB_KEY = 'sk-bob-test-key';
@@ -34,6 +37,13 @@ export interface Harness {
   upload(jsonl: string, key?: string): Promise<string>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
+  /**
+   * Runs `fn` with the harness worker replaced by one whose activities
+   * `replace` gives (some of them, from the real ones), then puts the
+   * harness worker back. Without a sticky cache on the time-skipping server,
+   * a batch moves to the next worker at once.
+   */
+  withWorker(replace: (real: Activities) => Partial<Activities>, fn: (worker: Worker) => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,6 +86,18 @@ export async function startHarness(
   const webhookDispatcher = createWebhookDispatcher({ allowPrivateNetworks: config.webhook.allowPrivateNetworks });
   const app = createApp({ pool, temporal: testEnv.client, config, log });
 
+  const createWorker = (replaceActivities?: (real: Activities) => Partial<Activities>) =>
+    createBatchWorker({
+      connection: testEnv.nativeConnection,
+      namespace: 'default',
+      taskQueue: config.temporal.taskQueue,
+      deps: { pool: workerPool, upstream, webhookDispatcher, config, log },
+      shutdownGraceTime: '1s',
+      // The time-skipping server never expires a stopped worker's sticky queue; without a cache
+      // a restarted worker picks the batch up at once.
+      maxCachedWorkflows: opts.server === 'dev-server' ? undefined : 0,
+      replaceActivities,
+    });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   const harness: Harness = {
@@ -103,17 +125,20 @@ export async function startHarness(
       return ((await res.json()) as { id: string }).id;
     },
     async startWorker() {
-      worker = await createBatchWorker({
-        connection: testEnv.nativeConnection,
-        namespace: 'default',
-        taskQueue: config.temporal.taskQueue,
-        deps: { pool: workerPool, upstream, webhookDispatcher, config, log },
-        shutdownGraceTime: '1s',
-        // The time-skipping server never expires a stopped worker's sticky queue; without a cache
-        // a restarted worker picks the batch up at once.
-        maxCachedWorkflows: opts.server === 'dev-server' ? undefined : 0,
-      });
+      worker = await createWorker();
       running = worker.run();
+    },
+    async withWorker(replace, fn) {
+      await harness.stopWorker();
+      const replaced = await createWorker(replace);
+      const replacedRunning = replaced.run();
+      try {
+        await fn(replaced);
+      } finally {
+        replaced.shutdown();
+        await replacedRunning;
+        await harness.startWorker();
+      }
     },
     async stopWorker() {
       worker?.shutdown();
