@@ -35,7 +35,7 @@ import { createPool } from '../src/db/pool.js';
 import { createUpstreamClient } from '../src/upstream/upstream-client.js';
 import { signWebhook } from '../src/webhooks/webhook-signer.js';
 import { eventTypeName } from '../src/workflows/contracts.js';
-import { webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
+import { batchWorkflowId, webhookDeliveryWorkflowId } from '../src/workflows/workflow-ids.js';
 import { startBenchApi, type BenchApi } from './support/api.js';
 import { readBatchTimeline } from './support/batch-phases.js';
 import { runBench, say, withTimeout } from './support/cleanup.js';
@@ -45,7 +45,7 @@ import { startBenchInfra } from './support/infra.js';
 import { machine, nowMs, percentile, publishReport, round } from './support/measure.js';
 import { startBenchReceiver } from './support/receiver.js';
 import { startWorkerProcess } from './support/worker-process.js';
-import { workflowStartedAtMs } from './support/workflow-history.js';
+import { historyTimeline, workflowStartedAtMs } from './support/workflow-history.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,6 +54,8 @@ const { values: args } = parseArgs({
     'echo-latency': { type: 'string', default: '0' },
     // Where Postgres and Temporal's SQLite file live; /dev/shm takes the disk's fsync out of the figures.
     tmpdir: { type: 'string', default: os.tmpdir() },
+    // Prints the last run's batch and delivery histories with each event's time since the create call.
+    trace: { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(args.runs);
@@ -106,6 +108,13 @@ async function runOneBatch({ api, client, pool, watcher, receiverUrl }: StackDep
   const receivedAt = await watcher.wait(batch.id);
   const timeline = await readBatchTimeline(pool, batch.id);
   const deliveryStartedAt = await workflowStartedAtMs(client, webhookDeliveryWorkflowId(batch.id, 'completed', 1));
+  if (args.trace && i === RUNS - 1) {
+    for (const id of [batchWorkflowId(batch.id), webhookDeliveryWorkflowId(batch.id, 'completed', 1)]) {
+      const timeline = await historyTimeline(client, id, startedAt);
+      say(`${id}:\n${timeline.map(([ms, type]) => `  ${ms.toFixed(1).padStart(7)} ms  ${type}`).join('\n')}`);
+    }
+    say(`received at ${(receivedAt - startedAt).toFixed(1)} ms`);
+  }
   return {
     total: receivedAt - startedAt,
     phases: {

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
 
 export interface RunHistory {
   runId: string;
@@ -47,4 +48,15 @@ export async function workflowStartedAtMs(client: Client, workflowId: string): P
   if (!time?.seconds) throw new Error(`${workflowId} has no start event`);
   const seconds = typeof time.seconds === 'number' ? time.seconds : time.seconds.toNumber();
   return seconds * 1000 + (time.nanos ?? 0) / 1e6;
+}
+
+/** Each history event of a workflow as `[ms since originMs, event type]`, for reading where a run's time goes. */
+export async function historyTimeline(client: Client, workflowId: string, originMs: number): Promise<[number, string][]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).map((e) => {
+    const seconds = typeof e.eventTime?.seconds === 'number' ? e.eventTime.seconds : (e.eventTime?.seconds?.toNumber() ?? 0);
+    const at = seconds * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    const name = proto.temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType);
+    return [Math.round((at - originMs) * 10) / 10, name.replace(/^EVENT_TYPE_/, '')];
+  });
 }
