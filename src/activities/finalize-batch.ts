@@ -1,9 +1,7 @@
-import { addUsage, NO_USAGE } from '../batches/request-usage.js';
-import { lockPendingRequests, readRequestPage, saveFinishedRequests } from '../db/batch-requests.js';
+import { lockPendingRequests, saveFinishedRequests, summarizeResults, writeResultFile } from '../db/batch-requests.js';
 import { findBatchById, lockBatchForFinalization, markFinalizing, markFinished } from '../db/batches.js';
 import type { FinalStatus } from '../workflows/contracts.js';
-import { ChunkedFileWriter } from '../db/chunked-file-writer.js';
-import { deleteFileById, insertFile, setFileBytes } from '../db/files.js';
+import { deleteFileById, FILE_CHUNK_BYTES, insertFile, setFileBytes } from '../db/files.js';
 import { inTransaction } from '../db/pool.js';
 import { newId } from '../shared/ids.js';
 import type { ActivityDeps } from './activity-deps.js';
@@ -57,36 +55,18 @@ export async function finalizeBatchFiles(
     const expiresAfterSeconds = batch.output_expires_after_seconds;
     await insertFile(client, { id: outputFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_output.jsonl`, expiresAfterSeconds });
     await insertFile(client, { id: errorFileId, owner: batch.owner, purpose: 'batch_output', filename: `${batchId}_error.jsonl`, expiresAfterSeconds });
-    const output = new ChunkedFileWriter(client, outputFileId);
-    const errors = new ChunkedFileWriter(client, errorFileId);
-    let completed = 0;
-    let failed = 0;
-    let usage = NO_USAGE;
-    for (let afterLine = -1; ; ) {
-      const page = await readRequestPage(client, batchId, afterLine, PAGE_ROWS);
-      if (page.length === 0) break;
-      for (const row of page) {
-        if (row.usage) usage = addUsage(usage, row.usage);
-        if (row.state === 'completed') {
-          completed += 1;
-          await output.writeLine(row.result_line!);
-        } else {
-          failed += 1;
-          await errors.writeLine(row.result_line!);
-        }
-      }
-      afterLine = page[page.length - 1]!.line;
-    }
+    // Built inside Postgres from the rows just settled: the counts below are of the same rows.
     const files = { outputFileId: null as string | null, errorFileId: null as string | null };
-    for (const [writer, key] of [[output, 'outputFileId'], [errors, 'errorFileId']] as const) {
-      await writer.flush();
-      if (writer.bytes === 0) {
-        await deleteFileById(client, writer.fileId);
+    for (const [state, fileId, key] of [['completed', outputFileId, 'outputFileId'], ['failed', errorFileId, 'errorFileId']] as const) {
+      const bytes = await writeResultFile(client, batchId, state, fileId, FILE_CHUNK_BYTES);
+      if (bytes === 0) {
+        await deleteFileById(client, fileId);
       } else {
-        await setFileBytes(client, writer.fileId, writer.bytes);
-        files[key] = writer.fileId;
+        await setFileBytes(client, fileId, bytes);
+        files[key] = fileId;
       }
     }
+    const { completed, failed, usage } = await summarizeResults(client, batchId);
     await markFinished(client, batchId, status, files, { completed, failed, usage });
     return { completed, failed };
   });

@@ -136,37 +136,53 @@ export async function lockPendingRequests(db: Queryable, batchId: string): Promi
   return rows;
 }
 
-/** One row as the output and error files are written from it. */
-export interface RequestResultRow {
-  line: number;
-  custom_id: string;
-  state: RequestState;
-  result_line: string | null;
-  usage: RequestUsage | null;
+/**
+ * Writes the result lines of the batch's rows in `state` ('completed': the
+ * output file, 'failed': the error file) into `fileId`'s chunks, in line
+ * order, inside Postgres: the lines never travel to the worker and back. A
+ * chunk takes lines until it holds about `chunkBytes` (a line is never split).
+ * Returns the file's size in bytes (0: no such rows, no chunk written).
+ */
+export async function writeResultFile(
+  db: Queryable,
+  batchId: string,
+  state: 'completed' | 'failed',
+  fileId: string,
+  chunkBytes: number,
+): Promise<number> {
+  const { rows } = await db.query<{ bytes: string }>(
+    `WITH placed AS (
+       -- Each line's starting byte in the file picks its chunk.
+       SELECT line, result_line,
+              (sum(octet_length(result_line) + 1) OVER (ORDER BY line) - octet_length(result_line) - 1) / $4::bigint AS part
+         FROM batch_requests
+        WHERE batch_id = $1::text AND state = $2::text
+     ), parts AS (
+       SELECT part, convert_to(string_agg(result_line || E'\n', '' ORDER BY line), 'UTF8') AS data
+         FROM placed GROUP BY part
+     ), written AS (
+       INSERT INTO file_chunks (file_id, seq, data)
+       SELECT $3::text, (row_number() OVER (ORDER BY part) - 1)::int, data FROM parts
+       RETURNING octet_length(data) AS bytes
+     )
+     SELECT COALESCE(sum(bytes), 0)::text AS bytes FROM written`,
+    [batchId, state, fileId, chunkBytes],
+  );
+  return Number(rows[0]!.bytes);
 }
 
-/** One page of rows in line order, for writing the output and error files. */
-export async function readRequestPage(db: Queryable, batchId: string, afterLine: number, limit: number): Promise<RequestResultRow[]> {
-  const { rows } = await db.query<Omit<RequestResultRow, 'usage'> & { [K in keyof UsageColumns]: number | null }>(
-    `SELECT line, custom_id, state, result_line, input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens
-       FROM batch_requests
-      WHERE batch_id = $1::text AND line > $2::int
-      ORDER BY line LIMIT $3::int`,
-    [batchId, afterLine, limit],
+/** The finished rows' counts and summed usage (rows that reported usage), as the files hold them. */
+export async function summarizeResults(db: Queryable, batchId: string): Promise<SavedRequests> {
+  const usage = (column: keyof UsageColumns) => `COALESCE(sum(${column}) FILTER (WHERE total_tokens IS NOT NULL), 0)::float8 AS ${column}`;
+  const { rows } = await db.query<{ completed: number; failed: number } & UsageColumns>(
+    `SELECT count(*) FILTER (WHERE state = 'completed')::int AS completed,
+            count(*) FILTER (WHERE state = 'failed')::int AS failed,
+            ${(['input_tokens', 'output_tokens', 'total_tokens', 'cached_tokens', 'reasoning_tokens'] as const).map(usage).join(', ')}
+       FROM batch_requests WHERE batch_id = $1::text`,
+    [batchId],
   );
-  return rows.map(({ input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens, ...row }) => ({
-    ...row,
-    usage:
-      total_tokens === null
-        ? null
-        : usageOfColumns({
-            input_tokens: input_tokens ?? 0,
-            output_tokens: output_tokens ?? 0,
-            total_tokens,
-            cached_tokens: cached_tokens ?? 0,
-            reasoning_tokens: reasoning_tokens ?? 0,
-          }),
-  }));
+  const row = rows[0]!;
+  return { completed: row.completed, failed: row.failed, usage: usageOfColumns(row) };
 }
 
 /** A request that did not complete, with what a retry needs: its input and the error line it ended with. */
