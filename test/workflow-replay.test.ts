@@ -16,7 +16,7 @@ const names = (await readdir(DIR)).filter((f) => f.endsWith('.json')).sort();
  */
 describe('recorded workflow histories replay against the current workflow code', () => {
   it('has fixtures to replay', () => {
-    expect(names.length).toBeGreaterThanOrEqual(22);
+    expect(names.length).toBeGreaterThanOrEqual(23);
   });
 
   it.each(names)('%s', async (name) => {

@@ -6,7 +6,8 @@ import { findBatchById, isPostgresDataError, markFailed } from '../db/batches.js
 import type { ActivityDeps } from './activity-deps.js';
 import { finalizeBatchFiles } from './finalize-batch.js';
 import { processRequestRange, type ProcessRequestRangeInput } from './process-request-range.js';
-import { validateBatchInput } from './validate-batch-input.js';
+import { storeRemainingRequests } from './store-remaining-requests.js';
+import { validateBatchInput, type ValidateBatchInput } from './validate-batch-input.js';
 import { webhookRetrySettings } from '../webhooks/retry-settings.js';
 
 /** Turns a failure that would repeat on every attempt into a non-retryable one; leaves the rest to retry. */
@@ -69,8 +70,11 @@ export function createBatchActivities(deps: ActivityDeps) {
         };
       }),
 
-    validateBatchInput: (input: { batchId: string }) =>
+    validateBatchInput: (input: ValidateBatchInput) =>
       asBatchStep(() => validateBatchInput(deps, input), { heartbeat: true }),
+
+    storeRemainingRequests: (input: { batchId: string; fromLine: number }) =>
+      asBatchStep(() => storeRemainingRequests(deps, input), { heartbeat: true }),
 
     // Heartbeats on its own, with its progress.
     processRequestRange: (input: ProcessRequestRangeInput) =>

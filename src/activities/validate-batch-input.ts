@@ -1,5 +1,5 @@
 import { MAX_REQUESTS_PER_BATCH, parseInputLine, splitLines } from '../batches/input-lines.js';
-import { deleteBatchRequests, insertBatchRequests } from '../db/batch-requests.js';
+import { countBatchRequests, deleteBatchRequests, insertBatchRequests } from '../db/batch-requests.js';
 import { findBatchById, isPostgresDataError, markFailed, markInProgress } from '../db/batches.js';
 import type { BatchErrorItem } from '../workflows/contracts.js';
 import { findFile, readFileChunks } from '../db/files.js';
@@ -55,21 +55,36 @@ function modelNotRouted(fileLine: number, name: string | null): BatchErrorItem {
   };
 }
 
+export interface ValidateBatchInput {
+  batchId: string;
+  /**
+   * Store only the first this many requests (the rest are still validated);
+   * storeRemainingRequests stores the others while the first chunks run.
+   * Absent (batches started before that existed): every request is stored here.
+   */
+  storeFirst?: number;
+}
+
+/** `stored`: how many requests (lines 0 … stored-1) are stored; absent when all are. */
+export type ValidationResult = { ok: true; total: number; stored?: number } | { ok: false };
+
 /**
- * Streams the input file, validates every line and stores the requests, all
- * in one transaction: either every request is stored and the batch is
- * `in_progress`, or nothing is and the batch is `failed` with line errors.
- * Running it again redoes the same work, so retries are safe.
+ * Streams the input file, validates every line and stores the requests (the
+ * first `storeFirst`, or all), in one transaction: either the batch is
+ * `in_progress` with its stored requests, or nothing is stored and the batch
+ * is `failed` with line errors. No line is sent anywhere before the whole
+ * file is valid. Running it again redoes the same work, so retries are safe.
  */
 export async function validateBatchInput(
   { pool, log, upstream }: ActivityDeps,
-  { batchId }: { batchId: string },
-): Promise<{ ok: true; total: number } | { ok: false }> {
+  { batchId, storeFirst }: ValidateBatchInput,
+): Promise<ValidationResult> {
   const batch = await findBatchById(pool, batchId);
   if (!batch) throw new Error(`batch ${batchId} not found`);
   if (batch.status !== 'validating' && batch.status !== 'cancelling') {
     // Already validated by an earlier attempt whose result was lost.
-    return batch.status === 'failed' ? { ok: false } : { ok: true, total: batch.total_count };
+    if (batch.status === 'failed') return { ok: false };
+    return storeFirst === undefined ? { ok: true, total: batch.total_count } : { ok: true, total: batch.total_count, stored: await countBatchRequests(pool, batchId) };
   }
   try {
     const total = await inTransaction(pool, async (client) => {
@@ -111,7 +126,7 @@ export async function validateBatchInput(
           if (errors.length < MAX_REPORTED_ERRORS) errors.push(modelMismatch(fileLine, parsed.model, model));
           continue;
         }
-        rows.push({ line: count, customId: parsed.customId, body: parsed.body, fileLine });
+        if (storeFirst === undefined || count < storeFirst) rows.push({ line: count, customId: parsed.customId, body: parsed.body, fileLine });
         count += 1;
         if (rows.length >= INSERT_BATCH_ROWS && errors.length === 0) {
           await storeRows(client, batchId, rows);
@@ -127,7 +142,7 @@ export async function validateBatchInput(
       return count;
     });
     log.info({ batchId, total }, 'batch input validated');
-    return { ok: true, total };
+    return storeFirst === undefined ? { ok: true, total } : { ok: true, total, stored: Math.min(total, storeFirst) };
   } catch (err) {
     if (!(err instanceof InputRejected)) throw err;
     await markFailed(pool, batchId, err.errors);

@@ -5,6 +5,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -24,7 +25,7 @@ import {
   type FinalStatus,
 } from './contracts.js';
 import { emitLifecycleEvent } from './lifecycle-emitter.js';
-import { processUntilDone } from './process-until-done.js';
+import { processUntilDone, type RowsBeingStored } from './process-until-done.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -46,6 +47,9 @@ const longSteps = (untilMs: number) =>
     heartbeatTimeout: '30s',
     retry: { maximumInterval: '1m' },
   });
+
+// Before this patch validation stored every request before the first chunk ran.
+const STORE_WHILE_PROCESSING_PATCH = 'batch-requests-stored-while-processing';
 
 /** The API commits the batch row just after starting this workflow: a row missing for this long never comes. */
 const ROW_WAIT_MS = 60_000;
@@ -95,14 +99,18 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
   const emit = (event: Parameters<typeof emitLifecycleEvent>[3]) => emitLifecycleEvent(batchId, knownPlan, eventCounters, event);
 
   let ending: Ending;
+  let rows: RowsBeingStored | undefined;
   try {
     let total: number;
     if (input.resume) {
       total = input.resume.total;
     } else {
-      const validation = await longSteps(deadlineMs).validateBatchInput({ batchId });
+      // The file is validated whole, but only the first window of chunks is stored before they start.
+      const storeFirst = patched(STORE_WHILE_PROCESSING_PATCH) ? plan.tuning.chunkSize * plan.tuning.chunkConcurrency : undefined;
+      const validation = await longSteps(deadlineMs).validateBatchInput(storeFirst === undefined ? { batchId } : { batchId, storeFirst });
       if (!validation.ok) return await end({ failed: null });
       total = validation.total;
+      if (validation.stored !== undefined && validation.stored < total) rows = storeTheRest(batchId, validation.stored, deadlineMs);
       await emit('in_progress');
     }
 
@@ -110,7 +118,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
       nextLine: input.resume?.nextLine ?? 0,
       lastProgressAtMs: input.resume?.lastProgressAtMs ?? Date.now(),
     };
-    const run = await processUntilDone(plan, batchId, deadlineMs, total, state, () => cancelRequested, emit);
+    const run = await processUntilDone(plan, batchId, deadlineMs, total, state, () => cancelRequested, emit, rows);
 
     if (run === 'continue') {
       return await continueAsNew<typeof batchWorkflow>({
@@ -133,6 +141,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
   /** Writes the files (or records the failure) and tells the user, even while the workflow is being cancelled. */
   function end(how: Ending): Promise<BatchOutcome> {
     return CancellationScope.nonCancellable(async () => {
+      // The files hold every request: never written while some are still being stored.
+      if (rows && !rows.complete) await rows.done;
+      if (typeof how === 'string' && rows?.error !== undefined) how = { failed: batchError(rows.error) };
       if (typeof how === 'string') {
         const finalizeUntil = Math.max(deadlineMs, Date.now() + FINALIZE_GRACE_MS);
         try {
@@ -150,6 +161,25 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchOut
       return 'failed';
     });
   }
+}
+
+/**
+ * Stores lines `fromLine`… while the chunks before them run. Not cancellable:
+ * a cancelled or expired batch still writes every request into its files.
+ */
+function storeTheRest(batchId: string, fromLine: number, deadlineMs: number): RowsBeingStored {
+  const rows: RowsBeingStored = { storedLines: fromLine, complete: false, error: undefined, done: Promise.resolve() };
+  const until = Math.max(deadlineMs, Date.now() + FINALIZE_GRACE_MS);
+  rows.done = CancellationScope.nonCancellable(() => longSteps(until).storeRemainingRequests({ batchId, fromLine })).then(
+    () => {
+      rows.complete = true;
+    },
+    (err: unknown) => {
+      rows.complete = true;
+      rows.error = err;
+    },
+  );
+  return rows;
 }
 
 /** Loads the plan, waiting up to {@link ROW_WAIT_MS} for the batch row to be committed; null if it never is. */

@@ -25,6 +25,16 @@ const { processRequestRange } = proxyActivities<ReturnType<typeof createActiviti
 
 type RunResult = 'completed' | 'cancelled' | 'expired' | 'continue';
 
+/** Requests past the first `storedLines` lines, still being stored while the first chunks run. */
+export interface RowsBeingStored {
+  storedLines: number;
+  complete: boolean;
+  /** Why storing failed; the batch cannot go on without those rows. */
+  error: unknown;
+  /** Settles (never rejects) once storing has ended either way. */
+  done: Promise<void>;
+}
+
 // Before this patch a down upstream failed every request it held; after it the batch pauses.
 const PAUSE_PATCH = 'batch-pause-when-upstream-down';
 
@@ -42,6 +52,7 @@ export async function processUntilDone(
   state: { nextLine: number; lastProgressAtMs: number },
   isCancelRequested: () => boolean,
   emit: (event: 'progress' | 'paused' | 'resumed') => Promise<void>,
+  rows?: RowsBeingStored,
 ): Promise<RunResult> {
   const pauseWhenDown = patched(PAUSE_PATCH);
   const { chunkSize, chunkConcurrency, progressIntervalSeconds, continueAsNewEvents } = plan.tuning;
@@ -54,12 +65,21 @@ export async function processUntilDone(
   /** Set by chunks that stopped because the upstream is down: where to go on from, and why. */
   let pause: { fromLine: number; reason: string } | undefined;
   const scope = new CancellationScope();
+  // A chunk starts once its lines are stored.
+  const rowsStored = (toLine: number) => rows === undefined || (rows.complete && rows.error === undefined) || toLine <= rows.storedLines;
   const processing = scope.run(async () => {
     // Chunk promises never reject: a failure is kept, and every chunk is waited for
     // before this returns, so nothing is still writing when the batch is finalized.
     const inflight = new Map<number, Promise<void>>();
     for (;;) {
-      while (dispatching && pause === undefined && !scope.consideredCancelled && inflight.size < chunkConcurrency && state.nextLine < total) {
+      while (
+        dispatching &&
+        pause === undefined &&
+        !scope.consideredCancelled &&
+        inflight.size < chunkConcurrency &&
+        state.nextLine < total &&
+        rowsStored(Math.min(state.nextLine + chunkSize, total))
+      ) {
         const fromLine = state.nextLine;
         const toLine = Math.min(fromLine + chunkSize, total);
         state.nextLine = toLine;
@@ -80,6 +100,10 @@ export async function processUntilDone(
         );
         inflight.set(fromLine, chunk);
       }
+      if (rows?.error !== undefined && failure === undefined) {
+        failure = rows.error;
+        scope.cancel();
+      }
       if (inflight.size === 0 && pause !== undefined && !scope.consideredCancelled && failure === undefined) {
         state.nextLine = Math.min(state.nextLine, pause.fromLine);
         try {
@@ -92,8 +116,15 @@ export async function processUntilDone(
         pause = undefined;
         continue;
       }
-      if (inflight.size === 0) break;
-      await Promise.race(inflight.values());
+      if (inflight.size === 0) {
+        // Never left while rows are still being stored: finalization and a continued run count on all of them.
+        if (rows !== undefined && !rows.complete) {
+          await rows.done;
+          continue;
+        }
+        break;
+      }
+      await Promise.race(rows !== undefined && !rows.complete ? [...inflight.values(), rows.done] : inflight.values());
       const progressDue = Date.now() - state.lastProgressAtMs >= progressIntervalSeconds * 1000;
       if (!scope.consideredCancelled && state.nextLine < total && progressDue) {
         state.lastProgressAtMs = Date.now();

@@ -192,6 +192,20 @@ describe('record workflow histories', () => {
     }
   });
 
+  it('batch whose requests past the first window were stored while its chunks ran', async () => {
+    // Chunks of 2, four at a time: validation stores 8 requests, storeRemainingRequests the other 12.
+    const { handle } = await createBatch(chatLines(20));
+    expect(await handle.result()).toBe('completed');
+    // The run that validated and stored (with the 50-event budget, later runs continue it).
+    const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+    await save(
+      'batch-requests-stored-while-processing',
+      'The first run of a 20-request batch (chunk size 2): 8 requests stored by validation, the other 12 while the first chunks ran.',
+      handle,
+      first ?? undefined,
+    );
+  });
+
   it('batch cancelled mid-run', async () => {
     const { id, handle } = await createBatch(chatLines(6, (i) => (i >= 2 ? NEVER_ANSWERS : {})));
     await waitUntil(async () => (await batchObject(id)).request_counts.completed >= 2, 'two requests completed');

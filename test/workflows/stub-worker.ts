@@ -48,6 +48,7 @@ export class ActivityLog {
 const ACTIVITY_NAMES = {
   loadBatchPlan: true,
   validateBatchInput: true,
+  storeRemainingRequests: true,
   processRequestRange: true,
   finalizeBatch: true,
   failBatch: true,
