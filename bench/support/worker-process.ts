@@ -1,12 +1,18 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import type { Cleanup } from './cleanup.js';
+import { workerNodeArgs } from '../../src/worker/worker-command.js';
+import { say, type Cleanup } from './cleanup.js';
 import { processTreePids } from './cpu-meter.js';
 import { round } from './measure.js';
-import { startNodeProcess, type NodeProcess } from './node-process.js';
+import { REPO_ROOT, type NodeProcess } from './node-process.js';
 
 const READY_TIMEOUT_MS = 120_000;
+const TAIL_LINES = 40;
 const { TaskQueueType } = proto.temporal.api.enums.v1;
 
 export interface WorkerProcessOptions {
@@ -19,10 +25,33 @@ export interface WorkerProcessOptions {
   env?: Record<string, string>;
 }
 
+let built: string | undefined;
+
 /**
- * `src/worker/main.ts` in its own process, configured only through the
- * environment as in production; resolves once it polls both its workflow and
- * its activity task queue, so timings never include its start-up (bundling).
+ * Builds the worker as the Docker image does, once per bench process:
+ * `npm run build:worker`, and the workflow bundle unless WORKFLOW_BUNDLE_PATH
+ * names one. Returns the bundle's path. Rebuilt on every run, so a bench never
+ * measures stale code.
+ */
+function buildWorker(): string {
+  if (built) return built;
+  const npm = (...args: string[]) => execFileSync('npm', ['run', '--silent', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  say('building the worker (npm run build:worker)');
+  npm('build:worker');
+  built = process.env.WORKFLOW_BUNDLE_PATH;
+  if (!built) {
+    built = path.join(REPO_ROOT, 'dist/app/workflow-bundle.js');
+    say('building the workflow bundle (npm run build:workflows)');
+    npm('build:workflows', '--', built);
+  }
+  return built;
+}
+
+/**
+ * The worker in its own process, started as production starts it (compiled,
+ * on plain Node with the worker's V8 flags, a prebuilt workflow bundle) and
+ * configured only through the environment; resolves once it polls both its
+ * workflow and its activity task queue, so timings never include its start-up.
  * Several may serve one task queue: each waits for its own pollers.
  */
 export async function startWorkerProcess(
@@ -30,15 +59,15 @@ export async function startWorkerProcess(
   connection: Connection,
   opts: WorkerProcessOptions,
 ): Promise<NodeProcess> {
-  const worker = startNodeProcess('src/worker/main.ts', [], {
+  const bundlePath = buildWorker();
+  const worker = startCompiledWorker({
     DATABASE_URL: opts.databaseUrl,
     TEMPORAL_ADDRESS: opts.temporalAddress,
     TEMPORAL_TASK_QUEUE: opts.taskQueue,
     UPSTREAM_BASE_URL: opts.upstreamUrl,
     UPSTREAM_CONCURRENCY: String(opts.upstreamConcurrency),
     LOG_LEVEL: 'warn',
-    // A prebuilt workflow bundle (npm run build:workflows), as production would use: no webpack run in the worker.
-    ...(process.env.WORKFLOW_BUNDLE_PATH ? { WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH } : {}),
+    WORKFLOW_BUNDLE_PATH: bundlePath,
     ...opts.env,
   });
   cleanup.add('worker process', () => worker.stop());
@@ -98,4 +127,46 @@ async function waitForPollers(connection: Connection, taskQueue: string, worker:
     await delay(100);
   }
   throw new Error(`worker did not poll ${taskQueue} within ${READY_TIMEOUT_MS / 1000} s:\n${worker.tail()}`);
+}
+
+/**
+ * `node <worker flags> dist/app/worker/main.js`, with the pid being the worker
+ * itself (no npm in between), so /proc/<pid>/status describes it. The same
+ * surface as startNodeProcess, which always loads tsx.
+ */
+function startCompiledWorker(env: Record<string, string>): NodeProcess {
+  const child = spawn(process.execPath, workerNodeArgs(), { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error('could not start the worker');
+  const pid = child.pid;
+  let exited = false;
+  const exit = once(child, 'exit').then(() => void (exited = true));
+  // Never leave an orphaned worker behind when the bench dies.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  let lines: string[] = [];
+  const collect = (data: Buffer) => void (lines = lines.concat(data.toString('utf8').split('\n')).slice(-TAIL_LINES));
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  return {
+    pid,
+    tail: () => lines.join('\n'),
+    hasExited: () => exited,
+    waitForLine: () => Promise.reject(new Error('the bench worker is waited for by its pollers, not its output')),
+    peakRssMiB() {
+      try {
+        const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        return kb === undefined ? undefined : Number(kb) / 1024;
+      } catch {
+        return undefined;
+      }
+    },
+    async stop(graceMs = 15_000) {
+      process.removeListener('exit', killOnExit);
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
 }
