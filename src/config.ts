@@ -170,6 +170,8 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_TEST_SERVER_PATH: z.string().optional(),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  // Workflows a worker keeps in memory between tasks (the sticky cache); 0 turns it off.
+  WORKER_MAX_CACHED_WORKFLOWS: int(0, 100_000).default(500),
   // Temporal Cloud or any TLS-terminated cluster: mTLS client certificate and key, or an API key.
   TEMPORAL_TLS_CERT_PATH: z.string().optional(),
   TEMPORAL_TLS_KEY_PATH: z.string().optional(),
@@ -280,6 +282,8 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
     // Prebuilt workflow bundle (`npm run build:workflows`); unset means bundle at start-up.
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+    /** Sticky cache size; set here rather than derived by the SDK from the heap limit (the worker's is capped). */
+    maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     tls: {
       /** TLS is on when asked for, or implied by a client certificate, a CA or an API key. */
       enabled: e.TEMPORAL_TLS ?? !!(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_API_KEY),

@@ -42,6 +42,7 @@ export function startWorkerRuntime(config: WorkerRuntimeConfig, pool: Pool, log:
           namespace: config.temporal.namespace,
           taskQueue: config.temporal.taskQueue,
           workflowBundlePath: config.temporal.workflowBundlePath,
+          maxCachedWorkflows: config.temporal.maxCachedWorkflows,
           deps: { pool, upstream, webhookDispatcher, config, log, metrics },
         });
         // The SDK also shuts workers down on SIGINT/SIGTERM by itself; stopping twice is a no-op.
