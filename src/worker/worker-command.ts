@@ -11,14 +11,14 @@ export const WORKER_ENTRY = 'dist/app/worker/main.js';
 /**
  * - 4 MiB semi-spaces instead of V8's 16: each isolate (the main thread and
  *   the workflow thread) holds 8 MiB of young generation, not 32.
- * - A 512 MiB old generation: far above the worker's live heap (40-60 MiB
- *   through a 50k batch), but below 1 GiB it makes V8 let the heap grow less
- *   between full collections, so garbage no longer piles up to ~150 MiB
- *   before one (50k batch: peak RSS 336 -> 221 MiB, worker CPU about +10%).
- *   The SDK would size its workflow cache from this limit; the worker sets
- *   that from WORKER_MAX_CACHED_WORKFLOWS instead.
+ * - The old generation grows by at most half between full collections
+ *   (`--heap-growing-percent=50`) instead of V8's up-to-fourfold: the live
+ *   heap stays at 40-60 MiB through a 50k batch, and garbage no longer piles
+ *   up to ~150 MiB before a collection (50k batch: peak RSS 336 -> 234 MiB).
+ *   No hard limit (`--max-old-space-size`): a batch of very large lines must
+ *   not crash the worker. The workflow cache is sized by WORKER_MAX_CACHED_WORKFLOWS.
  */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=512'];
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
 
 /** `node <flags> <entry>` as arguments to the Node executable. */
 export const workerNodeArgs = (): string[] => [...WORKER_NODE_FLAGS, WORKER_ENTRY];
