@@ -26,7 +26,12 @@ export interface NodeProcess {
  * and /proc/<pid>/status would describe the wrong process).
  */
 export function startNodeProcess(script: string, args: string[], env: Record<string, string>): NodeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return startNodeCommand(['--import', 'tsx', script, ...args], env, script);
+}
+
+/** `node <nodeArgs>` (flags, then a script and its arguments) as its own process, the pid being that Node. */
+export function startNodeCommand(nodeArgs: string[], env: Record<string, string>, script: string): NodeProcess {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

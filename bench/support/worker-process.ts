@@ -1,6 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Connection } from '@temporalio/client';
@@ -9,10 +7,9 @@ import { workerNodeArgs } from '../../src/worker/worker-command.js';
 import { say, type Cleanup } from './cleanup.js';
 import { processTreePids } from './cpu-meter.js';
 import { round } from './measure.js';
-import { REPO_ROOT, type NodeProcess } from './node-process.js';
+import { REPO_ROOT, startNodeCommand, type NodeProcess } from './node-process.js';
 
 const READY_TIMEOUT_MS = 120_000;
-const TAIL_LINES = 40;
 const { TaskQueueType } = proto.temporal.api.enums.v1;
 
 export interface WorkerProcessOptions {
@@ -60,7 +57,7 @@ export async function startWorkerProcess(
   opts: WorkerProcessOptions,
 ): Promise<NodeProcess> {
   const bundlePath = buildWorker();
-  const worker = startCompiledWorker({
+  const worker = startNodeCommand(workerNodeArgs(), {
     DATABASE_URL: opts.databaseUrl,
     TEMPORAL_ADDRESS: opts.temporalAddress,
     TEMPORAL_TASK_QUEUE: opts.taskQueue,
@@ -69,7 +66,7 @@ export async function startWorkerProcess(
     LOG_LEVEL: 'warn',
     WORKFLOW_BUNDLE_PATH: bundlePath,
     ...opts.env,
-  });
+  }, 'the worker');
   cleanup.add('worker process', () => worker.stop());
   await waitForPollers(connection, opts.taskQueue, worker);
   return worker;
@@ -127,46 +124,4 @@ async function waitForPollers(connection: Connection, taskQueue: string, worker:
     await delay(100);
   }
   throw new Error(`worker did not poll ${taskQueue} within ${READY_TIMEOUT_MS / 1000} s:\n${worker.tail()}`);
-}
-
-/**
- * `node <worker flags> dist/app/worker/main.js`, with the pid being the worker
- * itself (no npm in between), so /proc/<pid>/status describes it. The same
- * surface as startNodeProcess, which always loads tsx.
- */
-function startCompiledWorker(env: Record<string, string>): NodeProcess {
-  const child = spawn(process.execPath, workerNodeArgs(), { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error('could not start the worker');
-  const pid = child.pid;
-  let exited = false;
-  const exit = once(child, 'exit').then(() => void (exited = true));
-  // Never leave an orphaned worker behind when the bench dies.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  let lines: string[] = [];
-  const collect = (data: Buffer) => void (lines = lines.concat(data.toString('utf8').split('\n')).slice(-TAIL_LINES));
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  return {
-    pid,
-    tail: () => lines.join('\n'),
-    hasExited: () => exited,
-    waitForLine: () => Promise.reject(new Error('the bench worker is waited for by its pollers, not its output')),
-    peakRssMiB() {
-      try {
-        const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-        return kb === undefined ? undefined : Number(kb) / 1024;
-      } catch {
-        return undefined;
-      }
-    },
-    async stop(graceMs = 15_000) {
-      process.removeListener('exit', killOnExit);
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exit;
-      clearTimeout(timer);
-    },
-  };
 }
