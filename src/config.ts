@@ -282,7 +282,7 @@ const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
     // Prebuilt workflow bundle (`npm run build:workflows`); unset means bundle at start-up.
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
-    /** Sticky cache size; set here rather than derived by the SDK from the heap limit (the worker's is capped). */
+    /** Sticky cache size; set here rather than derived by the SDK from the heap limit. */
     maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     tls: {
       /** TLS is on when asked for, or implied by a client certificate, a CA or an API key. */

@@ -171,13 +171,16 @@ export async function writeResultFile(
   return Number(rows[0]!.bytes);
 }
 
-/** The finished rows' counts and summed usage (rows that reported usage), as the files hold them. */
+/**
+ * The finished rows' counts and summed usage, as the files hold them. Usage
+ * is summed as saveFinishedRequests sums it: it writes a row's usage columns
+ * together, all set or all null.
+ */
 export async function summarizeResults(db: Queryable, batchId: string): Promise<SavedRequests> {
-  const usage = (column: keyof UsageColumns) => `COALESCE(sum(${column}) FILTER (WHERE total_tokens IS NOT NULL), 0)::float8 AS ${column}`;
   const { rows } = await db.query<{ completed: number; failed: number } & UsageColumns>(
     `SELECT count(*) FILTER (WHERE state = 'completed')::int AS completed,
             count(*) FILTER (WHERE state = 'failed')::int AS failed,
-            ${(['input_tokens', 'output_tokens', 'total_tokens', 'cached_tokens', 'reasoning_tokens'] as const).map(usage).join(', ')}
+            ${SUM_USAGE}
        FROM batch_requests WHERE batch_id = $1::text`,
     [batchId],
   );
