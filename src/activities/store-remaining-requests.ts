@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { parseInputLine, splitLines } from '../batches/input-lines.js';
+import { parseInputLine, requestLines } from '../batches/input-lines.js';
 import { insertBatchRequests } from '../db/batch-requests.js';
 import { findBatchById } from '../db/batches.js';
 import { findFile, readFileChunks } from '../db/files.js';
@@ -16,7 +16,7 @@ const cannotStore = (message: string) => ApplicationFailure.create({ type: BATCH
  * validated as a whole (validateBatchInput with `storeFirst`), while its
  * first chunks already run. Each insert commits on its own and skips lines
  * already stored, so an attempt that dies halfway is simply run again.
- * Request lines are numbered as validation numbers them: non-blank lines, from 0.
+ * Requests are numbered as validation numbers them (requestLines), from 0.
  */
 export async function storeRemainingRequests(
   { pool, log }: ActivityDeps,
@@ -29,10 +29,7 @@ export async function storeRemainingRequests(
   }
   let rows: { line: number; customId: string; body: string }[] = [];
   let line = 0;
-  let fileLine = 0;
-  for await (const text of splitLines(readFileChunks(pool, batch.input_file_id))) {
-    fileLine += 1;
-    if (text.trim() === '') continue;
+  for await (const { text, fileLine } of requestLines(readFileChunks(pool, batch.input_file_id))) {
     if (line >= fromLine) {
       const parsed = parseInputLine(text, fileLine, batch.endpoint);
       // Validation accepted every line of this file, and files never change.

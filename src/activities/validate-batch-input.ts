@@ -1,4 +1,4 @@
-import { MAX_REQUESTS_PER_BATCH, parseInputLine, splitLines } from '../batches/input-lines.js';
+import { MAX_REQUESTS_PER_BATCH, parseInputLine, requestLines } from '../batches/input-lines.js';
 import { countBatchRequests, deleteBatchRequests, insertBatchRequests } from '../db/batch-requests.js';
 import { findBatchById, isPostgresDataError, markFailed, markInProgress } from '../db/batches.js';
 import type { BatchErrorItem } from '../workflows/contracts.js';
@@ -98,10 +98,7 @@ export async function validateBatchInput(
       let model: { name: string | null; fileLine: number } | undefined;
       let rows: Row[] = [];
       let count = 0;
-      let fileLine = 0;
-      for await (const text of splitLines(readFileChunks(client, batch.input_file_id))) {
-        fileLine += 1;
-        if (text.trim() === '') continue;
+      for await (const { text, fileLine } of requestLines(readFileChunks(client, batch.input_file_id))) {
         if (count >= MAX_REQUESTS_PER_BATCH) {
           errors.push({ code: 'too_many_requests', message: `The input file has more than ${MAX_REQUESTS_PER_BATCH} requests.`, param: null, line: fileLine });
           break;

@@ -81,3 +81,17 @@ export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator
   }
   if (rest.length) yield rest.toString('utf8').replace(/\r$/, '');
 }
+
+/**
+ * The lines of an input file that hold requests (blank ones skipped), each
+ * with its 1-based line number in the file. Validation and the storing of a
+ * batch's later requests both read the file through this, so they number
+ * requests alike.
+ */
+export async function* requestLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<{ text: string; fileLine: number }> {
+  let fileLine = 0;
+  for await (const text of splitLines(chunks)) {
+    fileLine += 1;
+    if (text.trim() !== '') yield { text, fileLine };
+  }
+}
